@@ -1,0 +1,81 @@
+#include "consumers/alerts/follow.h"
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/clock.h"
+#include "core/kafka/client.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+
+namespace tallywire {
+
+absl::StatusOr<FollowSummary> FollowAlerts(const kafka::KafkaConfig& base,
+                                           const FollowOptions& options,
+                                           absl::FunctionRef<void(const AlertEvent&)> on_alert) {
+  kafka::KafkaConfig cfg = base;
+  cfg.Set("group.id", absl::StrCat("tallywire-alerts-", getpid(), "-", NowUnixUs()));
+  cfg.SetDefault("client.id", "tallywire-alerts");
+  if (!options.follow) cfg.Set("enable.partition.eof", "true");
+  TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(cfg));
+  TW_ASSIGN_OR_RETURN(const int partitions,
+                      consumer->PartitionCount(options.topic, absl::Seconds(30)));
+  TW_RETURN_IF_ERROR(consumer->Assign(
+      options.topic, partitions,
+      options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END));
+  FollowSummary summary;
+  std::vector<bool> at_end(partitions, false);
+  int ends = 0;
+  while (options.stop == nullptr || !options.stop->load(std::memory_order_relaxed)) {
+    kafka::MessagePtr m = consumer->Poll(absl::Milliseconds(100));
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (m->partition >= 0 && m->partition < partitions && !at_end[m->partition]) {
+        at_end[m->partition] = true;
+        if (++ends == partitions) break;
+      }
+      continue;
+    }
+    if (m->err) {
+      Log(LogLevel::kWarn, "alerts_consume_error", {{"error", rd_kafka_message_errstr(m.get())}});
+      continue;
+    }
+    absl::StatusOr<const wire::Alert*> a = DecodeAlert(kafka::AsBytesOf(*m));
+    if (!a.ok()) {
+      ++summary.undecodable;
+      Log(LogLevel::kWarn, "alert_undecodable",
+          {{"source", absl::StrCat(options.topic, "/", m->partition, "/", m->offset)},
+           {"error", std::string(a.status().message())}});
+      continue;
+    }
+    ++summary.alerts;
+    on_alert(ToValue(**a));
+  }
+  (void)consumer->Close();
+  return summary;
+}
+
+std::string FormatAlertLine(const AlertEvent& a) {
+  return absl::StrCat(
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(a.event_time_ms),
+                       absl::UTCTimeZone()),
+      "  ", a.race_id, "  ", AlertKindName(a.kind), "  ", a.message);
+}
+
+std::string AlertJson(const AlertEvent& a) {
+  return absl::StrCat(
+      "{\"id\":\"", JsonEscape(a.id), "\",\"kind\":\"", AlertKindName(a.kind),
+      "\",\"race_id\":\"", JsonEscape(a.race_id), "\",\"candidate_id\":\"",
+      JsonEscape(a.candidate_id), "\",\"candidate_name\":\"", JsonEscape(a.candidate_name),
+      "\",\"threshold_bp\":", a.threshold_bp, ",\"share_bp\":", a.share_bp,
+      ",\"votes\":", a.votes, ",\"total_votes\":", a.total_votes,
+      ",\"precincts_reporting\":", a.precincts_reporting,
+      ",\"precincts_total\":", a.precincts_total, ",\"event_time_ms\":", a.event_time_ms,
+      ",\"produce_time_ms\":", a.produce_time_ms, ",\"detect_time_ms\":", a.detect_time_ms,
+      ",\"source\":\"", JsonEscape(a.source_topic), "/", a.source_partition, "/", a.source_offset,
+      "\",\"previous_candidate_id\":\"", JsonEscape(a.previous_candidate_id),
+      "\",\"message\":\"", JsonEscape(a.message), "\"}");
+}
+
+}  // namespace tallywire

@@ -1,0 +1,96 @@
+#include "consumers/service/probe.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/codec.h"
+
+namespace tallywire {
+
+void ServiceProbe::on_dead_letter(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++dead_letters_[reason];
+}
+
+void ServiceProbe::set_lag(const std::string& topic, int32_t partition, int64_t lag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lag_[{topic, partition}] = lag;
+}
+
+void ServiceProbe::clear_lag(const std::string& topic, int32_t partition) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lag_.erase({topic, partition});
+}
+
+uint64_t ServiceProbe::alerts_total() const {
+  uint64_t n = 0;
+  for (const PaddedCounter& c : alerts_) n += c.Get();
+  return n;
+}
+
+uint64_t ServiceProbe::dead_lettered() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = 0;
+  for (const auto& [r, c] : dead_letters_) n += c;
+  return n;
+}
+
+uint64_t ServiceProbe::dead_lettered(const std::string& reason) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = dead_letters_.find(reason);
+  return it == dead_letters_.end() ? 0 : it->second;
+}
+
+int64_t ServiceProbe::total_lag() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t n = 0;
+  for (const auto& [k, v] : lag_) n += std::max<int64_t>(0, v);
+  return n;
+}
+
+std::string ServiceProbe::PrometheusText() const {
+  static constexpr const char* kTopics[] = {"tallies", "posts"};
+  std::string out;
+  auto counter = [&](const char* name, const char* help) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " counter\n");
+  };
+  counter("tallywire_events_consumed_total", "Messages consumed, by topic.");
+  for (int t = 0; t < 2; ++t)
+    absl::StrAppend(&out, "tallywire_events_consumed_total{topic=\"", kTopics[t], "\"} ",
+                    consumed_[t].Get(), "\n");
+  counter("tallywire_events_applied_total", "Events applied to the aggregates, by topic.");
+  for (int t = 0; t < 2; ++t)
+    absl::StrAppend(&out, "tallywire_events_applied_total{topic=\"", kTopics[t], "\"} ",
+                    applied_[t].Get(), "\n");
+  counter("tallywire_tallies_stale_total", "Tallies ignored: an equal or newer version was applied.");
+  absl::StrAppend(&out, "tallywire_tallies_stale_total ", stale_.Get(), "\n");
+  counter("tallywire_events_restored_total", "Events replayed to rebuild state after an assignment.");
+  absl::StrAppend(&out, "tallywire_events_restored_total ", restored_.Get(), "\n");
+  counter("tallywire_alerts_total", "Alerts published, by kind.");
+  for (int k = 0; k < kAlertKinds; ++k)
+    absl::StrAppend(&out, "tallywire_alerts_total{kind=\"",
+                    AlertKindName(static_cast<wire::AlertKind>(k)), "\"} ", alerts_[k].Get(), "\n");
+  counter("tallywire_alerts_failed_total", "Alerts whose delivery failed.");
+  absl::StrAppend(&out, "tallywire_alerts_failed_total ", alerts_failed_.Get(), "\n");
+  counter("tallywire_rebalances_total", "Consumer group rebalances seen.");
+  absl::StrAppend(&out, "tallywire_rebalances_total ", rebalances_.Get(), "\n");
+  counter("tallywire_consume_errors_total", "Errors reported by the consumer.");
+  absl::StrAppend(&out, "tallywire_consume_errors_total ", consume_errors_.Get(), "\n");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    counter("tallywire_dead_lettered_total", "Events set aside on the dead-letter topic, by reason.");
+    for (const auto& [reason, n] : dead_letters_)
+      absl::StrAppend(&out, "tallywire_dead_lettered_total{reason=\"", reason, "\"} ", n, "\n");
+    absl::StrAppend(&out, "# HELP tallywire_consumer_lag Messages behind the high watermark.\n",
+                    "# TYPE tallywire_consumer_lag gauge\n");
+    for (const auto& [tp, lag] : lag_)
+      absl::StrAppend(&out, "tallywire_consumer_lag{topic=\"", tp.first, "\",partition=\"",
+                      tp.second, "\"} ", lag, "\n");
+  }
+  out += apply_latency_ns_.PrometheusText("tallywire_apply_latency_seconds",
+                                          "Decode+apply+detect time per event.", 1e-9);
+  out += produce_to_alert_ms_.PrometheusText(
+      "tallywire_produce_to_alert_seconds",
+      "From the triggering message's produce timestamp to the alert's delivery.", 1e-3);
+  return out;
+}
+
+}  // namespace tallywire

@@ -1,0 +1,81 @@
+// ServiceProbe: the aggregator's metrics. Business logic calls on_*(); only
+// PrometheusText() knows the exposition format (Redpanda's probe pattern).
+//
+//   probe.on_consumed(kTallies); probe.on_applied(took_ns);
+//   std::string text = probe.PrometheusText();
+//
+// Counters are relaxed atomics, padded per hot counter: a worker bumps them
+// without a lock, a scrape reads them without stopping anyone.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/clock.h"
+#include "core/histogram.h"
+
+namespace tallywire {
+
+enum class SourceTopic { kTallies = 0, kPosts = 1, kCount = 2 };
+
+struct alignas(kCacheLineBytes) PaddedCounter {
+  std::atomic<uint64_t> value{0};
+  void Add(uint64_t n = 1) { value.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t Get() const { return value.load(std::memory_order_relaxed); }
+};
+
+class ServiceProbe {
+ public:
+  static constexpr int kAlertKinds = 7;
+
+  void on_consumed(SourceTopic t) { consumed_[static_cast<int>(t)].Add(); }
+  void on_applied(SourceTopic t, int64_t apply_ns) {
+    applied_[static_cast<int>(t)].Add();
+    apply_latency_ns_.Record(apply_ns);
+  }
+  void on_stale() { stale_.Add(); }
+  void on_restored() { restored_.Add(); }
+  void on_alert(int kind) { alerts_[kind].Add(); }
+  void on_alert_delivered(int64_t produce_to_alert_ms) {
+    produce_to_alert_ms_.Record(produce_to_alert_ms);
+  }
+  void on_alert_failed() { alerts_failed_.Add(); }
+  void on_dead_letter(const std::string& reason);
+  void on_rebalance() { rebalances_.Add(); }
+  void on_consume_error() { consume_errors_.Add(); }
+  // Lag per partition, refreshed by each worker about once a second.
+  void set_lag(const std::string& topic, int32_t partition, int64_t lag);
+  void clear_lag(const std::string& topic, int32_t partition);
+
+  uint64_t consumed(SourceTopic t) const { return consumed_[static_cast<int>(t)].Get(); }
+  uint64_t applied(SourceTopic t) const { return applied_[static_cast<int>(t)].Get(); }
+  uint64_t stale() const { return stale_.Get(); }
+  uint64_t alerts(int kind) const { return alerts_[kind].Get(); }
+  uint64_t alerts_total() const;
+  uint64_t dead_lettered() const;
+  uint64_t dead_lettered(const std::string& reason) const;
+  int64_t total_lag() const;
+  const LatencyHistogram& produce_to_alert_ms() const { return produce_to_alert_ms_; }
+  const LatencyHistogram& apply_latency_ns() const { return apply_latency_ns_; }
+
+  std::string PrometheusText() const;
+
+ private:
+  std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> consumed_;
+  std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> applied_;
+  PaddedCounter stale_, restored_, alerts_failed_, rebalances_, consume_errors_;
+  std::array<PaddedCounter, kAlertKinds> alerts_;
+  LatencyHistogram apply_latency_ns_;
+  LatencyHistogram produce_to_alert_ms_;
+  // Rare events (dead letters, lag updates) take this lock; the apply path
+  // never does.
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> dead_letters_;
+  std::map<std::pair<std::string, int32_t>, int64_t> lag_;
+};
+
+}  // namespace tallywire

@@ -1,0 +1,120 @@
+#include "consumers/service/service.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "consumers/service/worker.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+
+namespace tallywire {
+
+absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(ServiceOptions options) {
+  std::unique_ptr<AggregatorService> svc(new AggregatorService());
+  svc->options_ = std::move(options);
+  if (svc->options_.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
+  for (int i = 0; i < svc->options_.threads; ++i) {
+    auto w = std::make_unique<Worker>(svc->options_, i, &svc->directory_, &svc->probe_);
+    TW_RETURN_IF_ERROR(w->Init());
+    svc->workers_.push_back(std::move(w));
+  }
+  for (auto& w : svc->workers_) {
+    Worker* worker = w.get();
+    AggregatorService* self = svc.get();
+    svc->threads_.emplace_back([worker, self] {
+      if (absl::Status st = worker->Run(&self->stop_); !st.ok()) {
+        Log(LogLevel::kError, "worker_shutdown", {{"error", std::string(st.message())}});
+      }
+    });
+  }
+  if (!svc->options_.http_listen.empty()) {
+    const AggregatorService* self = svc.get();
+    svc->http_ = std::make_unique<HttpServer>([self](absl::string_view p) { return self->Serve(p); });
+    if (absl::Status st = svc->http_->Start(svc->options_.http_listen); !st.ok()) {
+      (void)svc->Stop();
+      return st;
+    }
+    Log(LogLevel::kInfo, "http_listening",
+        {{"address", svc->options_.http_listen}, {"port", absl::StrCat(svc->http_port())}});
+  }
+  return svc;
+}
+
+AggregatorService::~AggregatorService() { (void)Stop(); }
+
+absl::Status AggregatorService::Stop() {
+  if (stopped_) return absl::OkStatus();
+  stopped_ = true;
+  stop_.store(true, std::memory_order_release);
+  for (std::thread& t : threads_) t.join();
+  if (http_) http_->Stop();
+  return absl::OkStatus();
+}
+
+bool AggregatorService::ready() const {
+  for (const auto& w : workers_) {
+    if (!w->joined() || !w->caught_up()) return false;
+  }
+  return !workers_.empty();
+}
+
+std::string RaceSnapshotJson(const RaceSnapshot& s) {
+  const RaceModel& m = *s.model;
+  auto candidates = [&](const std::vector<int64_t>& votes) {
+    int64_t total = 0;
+    for (int64_t v : votes) total += v;
+    std::string out = "[";
+    for (size_t c = 0; c < votes.size(); ++c) {
+      absl::StrAppend(&out, c ? "," : "", "{\"id\":\"", JsonEscape(m.candidates[c].id),
+                      "\",\"name\":\"", JsonEscape(m.candidates[c].name), "\",\"party\":\"",
+                      JsonEscape(m.candidates[c].party), "\",\"votes\":", votes[c],
+                      ",\"share\":",
+                      absl::StrFormat("%.4f", total > 0 ? 100.0 * votes[c] / total : 0.0), "}");
+    }
+    return out + "]";
+  };
+  std::string out = absl::StrCat(
+      "{\"race_id\":\"", JsonEscape(m.race_id), "\",\"name\":\"", JsonEscape(m.name),
+      "\",\"majority_threshold\":", absl::StrFormat("%.2f", m.majority_threshold_bp / 100.0),
+      ",\"ballots_cast\":", s.ballots_cast, ",\"total_votes\":", s.total_votes,
+      ",\"registered_voters\":", s.registered_voters,
+      ",\"uncounted_registered\":", s.uncounted_registered,
+      ",\"precincts_reporting\":", s.precincts_reporting,
+      ",\"precincts_total\":", s.precincts_total, ",\"reports_applied\":", s.applied,
+      ",\"last_event_time_ms\":", s.last_event_time_ms, ",\"candidates\":",
+      candidates(s.votes), ",\"window\":{\"votes_added\":", candidates(s.window_votes),
+      "},\"counties\":[");
+  for (size_t j = 0; j < s.counties.size(); ++j) {
+    const CountySnapshot& c = s.counties[j];
+    absl::StrAppend(&out, j ? "," : "", "{\"name\":\"", JsonEscape(c.name),
+                    "\",\"ballots_cast\":", c.ballots_cast,
+                    ",\"precincts_reporting\":", c.precincts_reporting,
+                    ",\"precincts_total\":", c.precincts_total,
+                    ",\"candidates\":", candidates(c.votes), "}");
+  }
+  return out + "]}";
+}
+
+HttpResponse AggregatorService::Serve(absl::string_view path) const {
+  constexpr const char* kJson = "application/json";
+  if (path == "/healthz") return {200, "ok\n"};
+  if (path == "/readyz") return ready() ? HttpResponse{200, "ready\n"} : HttpResponse{503, "not ready\n"};
+  if (path == "/metrics") return {200, probe_.PrometheusText()};
+  if (path == "/races" || path == "/races/") {
+    std::string body = "[";
+    bool first = true;
+    for (const auto& r : directory_.List()) {
+      absl::StrAppend(&body, first ? "" : ",", RaceSnapshotJson(r->Snapshot()));
+      first = false;
+    }
+    return {200, body + "]", kJson};
+  }
+  if (absl::StartsWith(path, "/races/")) {
+    auto race = directory_.Find(std::string(path.substr(7)));
+    if (!race) return {404, "{\"error\":\"no such race\"}", kJson};
+    return {200, RaceSnapshotJson(race->Snapshot()), kJson};
+  }
+  return {404, "not found\n"};
+}
+
+}  // namespace tallywire

@@ -1,0 +1,314 @@
+#include "consumers/service/worker.h"
+
+#include "absl/strings/str_cat.h"
+#include "consumers/tally/decode.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/reason.h"
+#include "core/status_macros.h"
+
+namespace tallywire {
+namespace {
+
+// Delivery tokens: bit 63 marks a dead letter, bits 44..62 the partition,
+// bits 0..43 the offset of the event the message came from.
+constexpr uint64_t kDeadLetterBit = uint64_t{1} << 63;
+constexpr int kPartitionShift = 44;
+constexpr uint64_t kOffsetMask = (uint64_t{1} << kPartitionShift) - 1;
+
+uint64_t Token(int32_t partition, int64_t offset, bool dead_letter) {
+  return (dead_letter ? kDeadLetterBit : 0) |
+         (static_cast<uint64_t>(partition) << kPartitionShift) |
+         (static_cast<uint64_t>(offset) & kOffsetMask);
+}
+
+}  // namespace
+
+Worker::Worker(const ServiceOptions& options, int index, RaceDirectory* directory,
+               ServiceProbe* probe)
+    : options_(options), index_(index), directory_(directory), probe_(probe) {}
+
+Worker::~Worker() = default;
+
+absl::Status Worker::Init() {
+  kafka::KafkaConfig pcfg = options_.kafka;
+  pcfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
+  TW_ASSIGN_OR_RETURN(producer_, kafka::Producer::Create(
+                                     pcfg, [this](const kafka::Delivery& d) { OnDelivery(d); }));
+  kafka::KafkaConfig ccfg = options_.kafka;
+  ccfg.Set("group.id", options_.group_id);
+  ccfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
+  ccfg.SetDefault("partition.assignment.strategy", "cooperative-sticky");
+  TW_ASSIGN_OR_RETURN(
+      consumer_,
+      kafka::Consumer::Create(
+          ccfg, [this](rd_kafka_topic_partition_list_t* p) { OnAssign(p); },
+          [this](const rd_kafka_topic_partition_list_t* p) { OnRevoke(p); }));
+  return consumer_->Subscribe({options_.topics.tallies});
+}
+
+absl::Status Worker::Run(const std::atomic<bool>* stop) {
+  int64_t last_commit = MonotonicNs();
+  int64_t last_lag = 0;
+  const int64_t commit_every = absl::ToInt64Nanoseconds(options_.commit_interval);
+  while (!stop->load(std::memory_order_acquire)) {
+    if (kafka::MessagePtr m = consumer_->Poll(absl::Milliseconds(50))) {
+      Handle(*m);
+    }
+    producer_->Poll(absl::ZeroDuration());  // delivery reports, on this thread
+    const int64_t now = MonotonicNs();
+    if (now - last_commit >= commit_every) {
+      if (absl::Status st = CommitProgress(/*sync=*/false); !st.ok()) {
+        Log(LogLevel::kWarn, "commit_failed", {{"error", std::string(st.message())}});
+      }
+      last_commit = now;
+    }
+    if (now - last_lag >= 1'000'000'000) {
+      RefreshLag();
+      last_lag = now;
+    }
+  }
+  // Shutdown, in order: polling has stopped and every consumed event was
+  // handled synchronously; deliver what is in flight, commit, leave.
+  shutting_down_ = true;
+  absl::Status status = producer_->Flush(absl::Seconds(30));
+  if (absl::Status st = CommitProgress(/*sync=*/true); !st.ok() && status.ok()) status = st;
+  if (absl::Status st = consumer_->Close(); !st.ok() && status.ok()) status = st;
+  return status;
+}
+
+void Worker::Handle(const rd_kafka_message_t& m) {
+  if (m.err) {
+    probe_->on_consume_error();
+    Log(LogLevel::kWarn, "consume_error",
+        {{"worker", absl::StrCat(index_)}, {"error", rd_kafka_message_errstr(&m)}});
+    return;
+  }
+  probe_->on_consumed(SourceTopic::kTallies);
+  PartitionProgress& prog = progress_[m.partition];
+  const bool restoring = m.offset < prog.restore_until;
+  absl::Status st;
+  absl::StatusOr<MessageKind> kind = IdentifyMessage(kafka::AsBytesOf(m));
+  if (!kind.ok()) {
+    st = WithReason("undecodable", kind.status());
+  } else if (*kind == MessageKind::kTally) {
+    st = OnTally(m, restoring);
+  } else if (*kind == MessageKind::kRaceDefinition) {
+    st = OnRaceDefinition(m);
+  } else {
+    st = WithReason("wrong_topic", absl::InvalidArgumentError("not a tally or race definition"));
+  }
+  if (restoring) probe_->on_restored();
+  // During a replay the dead letter was already written by whoever handled
+  // the event first.
+  if (!st.ok() && !restoring) DeadLetter(m, st);
+  prog.next = m.offset + 1;
+}
+
+absl::Status Worker::OnTally(const rd_kafka_message_t& m, bool restoring) {
+  const int64_t t0 = MonotonicNs();
+  OwnedRace* owned = nullptr;
+  TW_ASSIGN_OR_RETURN(DecodedTally d,
+                      DecodeTallyFor(kafka::AsBytesOf(m), [&](absl::string_view id) -> RaceState* {
+                        auto it = races_.find(id);
+                        if (it == races_.end()) return nullptr;
+                        owned = &it->second;
+                        return it->second.state.get();
+                      }));
+  if (d.race->Apply(d.update) == RaceState::Applied::kStale) {
+    probe_->on_stale();
+    return absl::OkStatus();
+  }
+  alerts_.clear();
+  const Trigger trigger{d.update.event_time_ms, kafka::TimestampMs(m), kafka::TopicName(m),
+                        m.partition, m.offset};
+  owned->detector->Detect(*d.race, trigger, &alerts_);
+  probe_->on_applied(SourceTopic::kTallies, MonotonicNs() - t0);
+  if (restoring) return absl::OkStatus();
+  return Publish(alerts_, m);
+}
+
+absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m) {
+  absl::StatusOr<const wire::RaceDefinition*> def = DecodeRaceDefinition(kafka::AsBytesOf(m));
+  if (!def.ok()) return WithReason("undecodable", def.status());
+  absl::StatusOr<std::shared_ptr<const RaceModel>> model = RaceModel::FromWire(**def);
+  if (!model.ok()) return WithReason("invalid_definition", model.status());
+  auto it = races_.find((*model)->race_id);
+  if (it != races_.end()) {
+    const RaceModel& have = it->second.state->model();
+    if ((*model)->version <= have.version || (*model)->SameShape(have)) {
+      return absl::OkStatus();  // a repeat, or a change that keeps every tally valid
+    }
+    Log(LogLevel::kWarn, "race_redefined",
+        {{"race", have.race_id}, {"version", absl::StrCat((*model)->version)}});
+    directory_->Withdraw(it->second.state.get());
+    races_.erase(it);
+  }
+  auto state = std::make_shared<RaceState>(*model, options_.race);
+  auto detector = std::make_unique<RaceDetector>(options_.rules, **model);
+  directory_->Publish(state);
+  Log(LogLevel::kInfo, "race_defined",
+      {{"race", (*model)->race_id},
+       {"candidates", absl::StrCat((*model)->candidate_count())},
+       {"precincts", absl::StrCat((*model)->precincts.size())},
+       {"partition", absl::StrCat(m.partition)},
+       {"worker", absl::StrCat(index_)}});
+  races_.emplace((*model)->race_id, OwnedRace{std::move(state), std::move(detector), m.partition});
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m) {
+  for (const AlertEvent& a : alerts) {
+    const std::string bytes = EncodeAlert(a);
+    TrackPending(m.partition, m.offset, a.produce_time_ms);
+    TW_RETURN_IF_ERROR(producer_->Produce({.topic = options_.topics.alerts,
+                                           .key = a.race_id,
+                                           .value = bytes,
+                                           .token = Token(m.partition, m.offset, false)}));
+    probe_->on_alert(static_cast<int>(a.kind));
+    Log(LogLevel::kInfo, "alert", {{"id", a.id}, {"message", a.message}});
+  }
+  return absl::OkStatus();
+}
+
+void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
+  const std::string reason = ReasonOf(why);
+  probe_->on_dead_letter(reason);
+  const std::string source =
+      absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset);
+  Log(LogLevel::kWarn, "dead_letter",
+      {{"source", source}, {"reason", reason}, {"error", std::string(why.message())}});
+  TrackPending(m.partition, m.offset, -1);
+  absl::Status st = producer_->Produce(
+      {.topic = options_.topics.dlq,
+       .key = kafka::Key(m),
+       .value = kafka::Payload(m),
+       .headers = {{"tallywire.reason", reason},
+                   {"tallywire.error", std::string(why.message())},
+                   {"tallywire.source", source}},
+       .token = Token(m.partition, m.offset, true)});
+  if (!st.ok()) {
+    Log(LogLevel::kError, "dead_letter_failed", {{"source", source}, {"error", std::string(st.message())}});
+  }
+}
+
+void Worker::TrackPending(int32_t partition, int64_t offset, int64_t produce_time_ms) {
+  std::deque<Pending>& q = progress_[partition].pending;
+  if (!q.empty() && q.back().offset == offset) {
+    ++q.back().remaining;
+  } else {
+    q.push_back({offset, 1, produce_time_ms});
+  }
+}
+
+void Worker::OnDelivery(const kafka::Delivery& d) {
+  const bool dead_letter = d.token & kDeadLetterBit;
+  const auto partition = static_cast<int32_t>((d.token & ~kDeadLetterBit) >> kPartitionShift);
+  const auto offset = static_cast<int64_t>(d.token & kOffsetMask);
+  auto it = progress_.find(partition);
+  if (it == progress_.end()) return;  // partition revoked meanwhile; its new owner redoes it
+  PartitionProgress& prog = it->second;
+  if (d.error) {
+    if (!dead_letter) probe_->on_alert_failed();
+    Log(LogLevel::kError, dead_letter ? "dead_letter_undelivered" : "alert_undelivered",
+        {{"partition", absl::StrCat(partition)}, {"offset", absl::StrCat(offset)},
+         {"error", rd_kafka_err2str(d.error)}});
+    if (prog.stuck_at < 0 || offset < prog.stuck_at) prog.stuck_at = offset;
+  } 
+  for (Pending& p : prog.pending) {
+    if (p.offset != offset) continue;
+    --p.remaining;
+    if (!dead_letter && !d.error && p.produce_time_ms > 0) {
+      probe_->on_alert_delivered(NowUnixMs() - p.produce_time_ms);
+    }
+    break;
+  }
+  while (!prog.pending.empty() && prog.pending.front().remaining <= 0) prog.pending.pop_front();
+}
+
+absl::Status Worker::CommitProgress(bool sync, const rd_kafka_topic_partition_list_t* only) {
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+  for (auto& [partition, prog] : progress_) {
+    if (only != nullptr &&
+        !rd_kafka_topic_partition_list_find(only, options_.topics.tallies.c_str(), partition)) {
+      continue;
+    }
+    int64_t upto = prog.pending.empty() ? prog.next : prog.pending.front().offset;
+    if (prog.stuck_at >= 0) upto = std::min(upto, prog.stuck_at);
+    if (upto <= prog.committed || upto < 0) continue;
+    rd_kafka_topic_partition_list_add(list.get(), options_.topics.tallies.c_str(), partition)
+        ->offset = upto;
+    prog.committed = upto;
+  }
+  if (list->cnt == 0) return absl::OkStatus();
+  return consumer_->Commit(*list, !sync);
+}
+
+void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
+  probe_->on_rebalance();
+  kafka::PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
+  if (absl::Status st = consumer_->Committed(committed.get(), absl::Seconds(30)); !st.ok()) {
+    Log(LogLevel::kError, "committed_offsets_unavailable", {{"error", std::string(st.message())}});
+  }
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    const int64_t c = committed->elems[i].offset;
+    PartitionProgress& prog = progress_[tp.partition];
+    prog = PartitionProgress{};
+    prog.restore_until = c >= 0 ? c : 0;
+    prog.committed = c;
+    // Rebuild the races of this partition from the compacted log.
+    tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    Log(LogLevel::kInfo, "partition_assigned",
+        {{"worker", absl::StrCat(index_)}, {"topic", tp.topic},
+         {"partition", absl::StrCat(tp.partition)}, {"restore_until", absl::StrCat(prog.restore_until)}});
+  }
+  caught_up_.store(false, std::memory_order_release);
+  joined_.store(true, std::memory_order_release);
+}
+
+void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
+  probe_->on_rebalance();
+  // Hand over cleanly: what we produced is delivered and committed before
+  // the next owner starts from our committed offset.
+  if (absl::Status st = producer_->Flush(absl::Seconds(30)); !st.ok()) {
+    Log(LogLevel::kError, "flush_on_revoke", {{"error", std::string(st.message())}});
+  }
+  if (absl::Status st = CommitProgress(/*sync=*/true, partitions); !st.ok()) {
+    Log(LogLevel::kWarn, "commit_on_revoke", {{"error", std::string(st.message())}});
+  }
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const int32_t p = partitions->elems[i].partition;
+    progress_.erase(p);
+    probe_->clear_lag(partitions->elems[i].topic, p);
+    if (shutting_down_) continue;  // keep the last state readable after Stop()
+    for (auto it = races_.begin(); it != races_.end();) {
+      if (it->second.partition == p) {
+        directory_->Withdraw(it->second.state.get());
+        races_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+void Worker::RefreshLag() {
+  bool caught_up = joined();
+  for (auto& [partition, prog] : progress_) {
+    int64_t lo = -1, hi = -1;
+    rd_kafka_get_watermark_offsets(consumer_->handle(), options_.topics.tallies.c_str(), partition,
+                                   &lo, &hi);
+    if (hi < 0) {
+      caught_up = false;
+      continue;
+    }
+    const int64_t position = prog.next >= 0 ? prog.next : lo;
+    const int64_t lag = std::max<int64_t>(0, hi - position);
+    probe_->set_lag(options_.topics.tallies, partition, lag);
+    if (prog.next < prog.restore_until || lag > 1000) caught_up = false;
+  }
+  caught_up_.store(caught_up, std::memory_order_release);
+}
+
+}  // namespace tallywire

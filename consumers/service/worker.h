@@ -1,0 +1,81 @@
+// Worker: one consumer-group member and the single writer of the races on
+// its partitions. Internal to AggregatorService (see service.h for the
+// ownership and commit design).
+//
+//   Worker w(options, 0, &directory, &probe);
+//   TW_RETURN_IF_ERROR(w.Init());
+//   std::thread t([&] { w.Run(&stop); });
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "consumers/alerts/detect.h"
+#include "consumers/service/probe.h"
+#include "consumers/service/race_directory.h"
+#include "consumers/service/service.h"
+#include "core/kafka/client.h"
+
+namespace tallywire {
+
+class Worker {
+ public:
+  Worker(const ServiceOptions& options, int index, RaceDirectory* directory, ServiceProbe* probe);
+  ~Worker();
+  absl::Status Init();
+  // Polls until *stop, then shuts down in order; returns the shutdown status.
+  absl::Status Run(const std::atomic<bool>* stop);
+
+  bool joined() const { return joined_.load(std::memory_order_acquire); }
+  bool caught_up() const { return caught_up_.load(std::memory_order_acquire); }
+
+ private:
+  struct OwnedRace {
+    std::shared_ptr<RaceState> state;
+    std::unique_ptr<RaceDetector> detector;
+    int32_t partition;
+  };
+  struct Pending {
+    int64_t offset;
+    int remaining;
+    int64_t produce_time_ms;
+  };
+  struct PartitionProgress {
+    int64_t restore_until = 0;  // offsets below were handled before: replay silently
+    int64_t next = -1;          // next offset to handle (-1: none yet)
+    int64_t committed = -1;
+    int64_t stuck_at = -1;      // an alert here failed: never commit past it
+    std::deque<Pending> pending;  // offsets with undelivered alerts/dead letters
+  };
+
+  void Handle(const rd_kafka_message_t& m);
+  absl::Status OnTally(const rd_kafka_message_t& m, bool restoring);
+  absl::Status OnRaceDefinition(const rd_kafka_message_t& m);
+  absl::Status Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m);
+  void DeadLetter(const rd_kafka_message_t& m, const absl::Status& why);
+  void OnDelivery(const kafka::Delivery& d);
+  void TrackPending(int32_t partition, int64_t offset, int64_t produce_time_ms);
+  absl::Status CommitProgress(bool sync, const rd_kafka_topic_partition_list_t* only = nullptr);
+  void OnAssign(rd_kafka_topic_partition_list_t* partitions);
+  void OnRevoke(const rd_kafka_topic_partition_list_t* partitions);
+  void RefreshLag();
+
+  const ServiceOptions& options_;
+  const int index_;
+  RaceDirectory* directory_;
+  ServiceProbe* probe_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  absl::flat_hash_map<std::string, OwnedRace> races_;
+  absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // tallies partitions
+  std::vector<AlertEvent> alerts_;  // scratch, reused per event
+  bool shutting_down_ = false;
+  std::atomic<bool> joined_{false};
+  std::atomic<bool> caught_up_{false};
+};
+
+}  // namespace tallywire

@@ -1,0 +1,30 @@
+// Decode: bytes from the tallies topic -> a TallyUpdate resolved against the
+// race it belongs to. Everything that can be wrong with a tally is found
+// here, before the aggregate is touched; each error carries a reason label
+// (core/reason.h) for the dead-letter topic.
+//
+//   TW_ASSIGN_OR_RETURN(DecodedTally d, DecodeTally(bytes, find_race));
+//   d.race->Apply(d.update);
+#pragma once
+
+#include "absl/strings/string_view.h"
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "consumers/tally/race.h"
+
+namespace tallywire {
+
+struct DecodedTally {
+  RaceState* race = nullptr;
+  TallyUpdate update;
+  const wire::PrecinctTally* wire = nullptr;  // points into the input bytes
+};
+
+// Reasons: "undecodable" (verifier, identifier, size), "invalid_counts"
+// (negative, overflowing, by-type mismatch), "unknown_race",
+// "unknown_precinct", "candidate_mismatch".
+absl::StatusOr<DecodedTally> DecodeTallyFor(
+    absl::Span<const uint8_t> bytes, absl::FunctionRef<RaceState*(absl::string_view)> find_race);
+
+}  // namespace tallywire

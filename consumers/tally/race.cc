@@ -1,0 +1,237 @@
+#include "consumers/tally/race.h"
+
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+
+namespace tallywire {
+
+absl::StatusOr<std::shared_ptr<const RaceModel>> RaceModel::FromEvent(
+    const RaceDefinitionEvent& e) {
+  auto m = std::make_shared<RaceModel>();
+  m->race_id = e.race_id;
+  m->name = e.name;
+  m->source = e.source;
+  m->version = e.version;
+  m->majority_threshold_bp = e.majority_threshold_bp;
+  m->candidates = e.candidates;
+  absl::flat_hash_map<std::string, uint32_t> county_index;
+  for (const PrecinctInfo& p : e.precincts) {
+    auto [it, inserted] = county_index.try_emplace(p.county, m->counties.size());
+    if (inserted) m->counties.push_back(p.county);
+    if (!m->precinct_index.try_emplace(p.id, m->precincts.size()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("race ", e.race_id, ": precinct ", p.id, " defined twice"));
+    }
+    m->precincts.push_back({p.id, p.name, it->second, p.registered_voters});
+  }
+  absl::flat_hash_map<std::string, int> seen;
+  for (const CandidateInfo& c : e.candidates) {
+    if (!seen.try_emplace(c.id, 0).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("race ", e.race_id, ": candidate ", c.id, " defined twice"));
+    }
+  }
+  return std::shared_ptr<const RaceModel>(std::move(m));
+}
+
+absl::StatusOr<std::shared_ptr<const RaceModel>> RaceModel::FromWire(
+    const wire::RaceDefinition& r) {
+  return FromEvent(ToValue(r));
+}
+
+std::optional<PrecinctIndex> RaceModel::FindPrecinct(absl::string_view id) const {
+  auto it = precinct_index.find(id);
+  if (it == precinct_index.end()) return std::nullopt;
+  return PrecinctIndex{it->second};
+}
+
+bool RaceModel::SameShape(const RaceModel& o) const {
+  if (candidates.size() != o.candidates.size() || precincts.size() != o.precincts.size())
+    return false;
+  for (size_t i = 0; i < candidates.size(); ++i)
+    if (candidates[i].id != o.candidates[i].id) return false;
+  for (size_t i = 0; i < precincts.size(); ++i)
+    if (precincts[i].id != o.precincts[i].id ||
+        precincts[i].registered_voters != o.precincts[i].registered_voters)
+      return false;
+  return true;
+}
+
+int32_t RaceSnapshot::ShareBp(size_t c) const {
+  return total_votes <= 0 ? 0 : static_cast<int32_t>(votes[c] * 10000 / total_votes);
+}
+
+int32_t RaceSnapshot::WindowShareBp(size_t c) const {
+  int64_t sum = 0;
+  for (int64_t v : window_votes) sum += v;
+  return sum <= 0 ? 0 : static_cast<int32_t>(window_votes[c] * 10000 / sum);
+}
+
+RaceState::RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions options)
+    : model_(std::move(model)),
+      k_(model_->candidates.size()),
+      window_ms_(absl::ToInt64Milliseconds(options.window)),
+      precincts_(model_->precincts.size()),
+      precinct_votes_(model_->precincts.size() * k_, 0),
+      deltas_(k_, 0),
+      word_count_(kHeader + 2 * k_ + model_->counties.size() * (3 + k_)) {
+  words_ = std::make_unique<std::atomic<int64_t>[]>(word_count_);
+  for (size_t i = 0; i < word_count_; ++i) words_[i].store(0, std::memory_order_relaxed);
+  int64_t registered = 0, uncounted = 0, unknown = 0;
+  for (const RaceModel::Precinct& p : model_->precincts) {
+    if (p.registered_voters < 0) {
+      ++unknown;
+    } else {
+      registered += p.registered_voters;
+      uncounted += p.registered_voters;
+    }
+    words_[CountySlot(p.county) + 2].fetch_add(1, std::memory_order_relaxed);
+  }
+  words_[kRegistered].store(registered, std::memory_order_relaxed);
+  words_[kUncounted].store(uncounted, std::memory_order_relaxed);
+  words_[kUnknownOpen].store(unknown, std::memory_order_relaxed);
+  // Published before any reader can hold a pointer to this object.
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+void RaceState::AssertOwner() {
+#ifndef NDEBUG
+  // One writer per race (Redpanda's rule): a second writing thread is a bug
+  // in the sharding, caught here in debug builds.
+  const std::thread::id me = std::this_thread::get_id();
+  if (owner_ == std::thread::id()) owner_ = me;
+  if (owner_ != me) {
+    std::fprintf(stderr, "RaceState %s written by two threads\n", model_->race_id.c_str());
+    std::abort();
+  }
+#endif
+}
+
+int64_t RaceState::UncountedOf(const RaceModel::Precinct& p, int64_t ballots,
+                               bool complete) const {
+  if (complete || p.registered_voters < 0) return 0;
+  return std::max<int64_t>(0, p.registered_voters - ballots);
+}
+
+RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
+  AssertOwner();
+  assert(u.votes.size() == k_ && u.precinct.value < precincts_.size());
+  PrecinctState& p = precincts_[u.precinct.value];
+  if (p.seen && u.version <= p.version) return Applied::kStale;
+
+  const RaceModel::Precinct& def = model_->precincts[u.precinct.value];
+  int64_t* old = &precinct_votes_[static_cast<size_t>(u.precinct.value) * k_];
+  int64_t sum = 0, delta_sum = 0;
+  for (size_t c = 0; c < k_; ++c) {
+    deltas_[c] = u.votes[c] - old[c];
+    delta_sum += deltas_[c];
+    sum += u.votes[c];
+  }
+  const int64_t ballots = u.ballots_cast >= 0 ? u.ballots_cast : sum;
+  const int64_t uncounted = UncountedOf(def, ballots, u.complete);
+  const int64_t reporting_delta = int64_t{u.complete} - int64_t{p.complete};
+  const int64_t unknown_open_delta =
+      def.registered_voters < 0 ? -(int64_t{u.complete} - int64_t{p.complete}) : 0;
+  const size_t county = CountySlot(def.county);
+
+  const uint64_t s = seq_.load(std::memory_order_relaxed);
+  seq_.store(s + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  for (size_t c = 0; c < k_; ++c) {
+    Add(kHeader + c, deltas_[c]);
+    Add(county + 3 + c, deltas_[c]);
+  }
+  Add(kTotalVotes, delta_sum);
+  Add(kBallots, ballots - p.ballots);
+  Add(county, ballots - p.ballots);
+  Add(kReporting, reporting_delta);
+  Add(county + 1, reporting_delta);
+  Add(kUncounted, uncounted - (p.seen ? p.uncounted : UncountedOf(def, 0, false)));
+  Add(kUnknownOpen, unknown_open_delta);
+  Add(kApplied, 1);
+  AddToWindow(u.event_time_ms, deltas_.data());
+  words_[kLastEventTime].store(max_event_time_, std::memory_order_relaxed);
+  seq_.store(s + 2, std::memory_order_release);
+
+  std::copy(u.votes.begin(), u.votes.end(), old);
+  p.version = u.version;
+  p.ballots = ballots;
+  p.uncounted = uncounted;
+  p.complete = u.complete;
+  p.seen = true;
+  return Applied::kApplied;
+}
+
+// The momentum window: each candidate's votes added in the last window_ms_
+// of event time. Entries are kept in arrival order; a late entry whose time
+// is already outside the window is not added, and eviction pops from the
+// front while the front is outside the window.
+void RaceState::AddToWindow(int64_t t, const int64_t* deltas) {
+  max_event_time_ = std::max(max_event_time_, t);
+  const int64_t cutoff = max_event_time_ - window_ms_;
+  const size_t stride = k_ + 1;
+  if (t > cutoff) {
+    if (window_size_ * stride == window_ring_.size()) {  // full: grow, unrolling the ring
+      std::vector<int64_t> grown(std::max<size_t>(16, window_size_ * 2) * stride);
+      for (size_t i = 0; i < window_size_; ++i) {
+        const size_t from = ((window_head_ + i) % (window_ring_.size() / stride)) * stride;
+        std::copy_n(&window_ring_[from], stride, &grown[i * stride]);
+      }
+      window_ring_.swap(grown);
+      window_head_ = 0;
+    }
+    const size_t cap = window_ring_.size() / stride;
+    int64_t* e = &window_ring_[((window_head_ + window_size_) % cap) * stride];
+    e[0] = t;
+    for (size_t c = 0; c < k_; ++c) {
+      e[1 + c] = deltas[c];
+      Add(WindowSlot(c), deltas[c]);
+    }
+    ++window_size_;
+  }
+  const size_t cap = window_ring_.empty() ? 1 : window_ring_.size() / stride;
+  while (window_size_ > 0) {
+    int64_t* e = &window_ring_[window_head_ * stride];
+    if (e[0] > cutoff) break;
+    for (size_t c = 0; c < k_; ++c) Add(WindowSlot(c), -e[1 + c]);
+    window_head_ = (window_head_ + 1) % cap;
+    --window_size_;
+  }
+}
+
+RaceSnapshot RaceState::Snapshot() const {
+  std::vector<int64_t> copy(word_count_);
+  for (;;) {
+    const uint64_t s1 = seq_.load(std::memory_order_acquire);
+    if (s1 & 1) {
+      std::this_thread::yield();
+      continue;
+    }
+    for (size_t i = 0; i < word_count_; ++i) copy[i] = words_[i].load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(std::memory_order_relaxed) == s1) break;
+  }
+  RaceSnapshot s;
+  s.model = model_;
+  s.ballots_cast = copy[kBallots];
+  s.total_votes = copy[kTotalVotes];
+  s.precincts_reporting = copy[kReporting];
+  s.precincts_total = static_cast<int64_t>(model_->precincts.size());
+  s.registered_voters = copy[kRegistered];
+  s.uncounted_registered = copy[kUncounted];
+  s.applied = copy[kApplied];
+  s.last_event_time_ms = copy[kLastEventTime];
+  s.votes.assign(copy.begin() + kHeader, copy.begin() + kHeader + k_);
+  s.window_votes.assign(copy.begin() + WindowSlot(0), copy.begin() + WindowSlot(0) + k_);
+  for (size_t j = 0; j < model_->counties.size(); ++j) {
+    const size_t b = CountySlot(j);
+    s.counties.push_back({model_->counties[j], copy[b], copy[b + 1], copy[b + 2],
+                          std::vector<int64_t>(copy.begin() + b + 3, copy.begin() + b + 3 + k_)});
+  }
+  return s;
+}
+
+}  // namespace tallywire

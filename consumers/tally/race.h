@@ -1,0 +1,187 @@
+// RaceModel and RaceState: one race's definition (immutable, shared) and its
+// live aggregate (one writer, any number of readers).
+//
+//   auto model = RaceModel::FromWire(*definition);      // decode time
+//   RaceState race(*model, {.window = absl::Minutes(30)});
+//   race.Apply({.precinct = 3, .version = 2, .votes = v});  // owner thread only
+//   RaceSnapshot s = race.Snapshot();                       // any thread
+//
+// Design: the writer keeps each precinct's latest report privately and
+// moves the published totals by the difference when a newer version arrives
+// (down as well as up); equal or older versions change nothing, which is what
+// makes duplicated and reordered input converge. The published totals live
+// in a seqlock: a sequence counter plus an array of std::atomic<int64_t>
+// words. The writer makes the counter odd (relaxed store + release fence),
+// stores words (relaxed), and makes it even (release store). A reader loads
+// the counter (acquire), copies the words (relaxed), issues an acquire fence
+// and re-reads the counter; equal and even means the copy is one consistent
+// state. All shared words are atomics, so there is no data race for TSan or
+// the C++ memory model, and on x86 a relaxed atomic is a plain mov: the
+// writer pays two stores and a fence per apply, never a lock. Readers retry
+// while a write is in progress and never block the writer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "core/clock.h"
+#include "core/codec.h"
+
+namespace tallywire {
+
+struct PrecinctIndex {
+  uint32_t value;
+  bool operator==(const PrecinctIndex&) const = default;
+};
+
+// The interned definition of a race: strings resolved to indices once.
+struct RaceModel {
+  struct Precinct {
+    std::string id, name;
+    uint32_t county;
+    int64_t registered_voters;  // -1: unknown
+  };
+  std::string race_id, name, source;
+  uint64_t version = 0;
+  int32_t majority_threshold_bp = 5000;
+  std::vector<CandidateInfo> candidates;
+  std::vector<std::string> counties;
+  std::vector<Precinct> precincts;
+  absl::flat_hash_map<std::string, uint32_t> precinct_index;
+
+  static absl::StatusOr<std::shared_ptr<const RaceModel>> FromWire(const wire::RaceDefinition& r);
+  static absl::StatusOr<std::shared_ptr<const RaceModel>> FromEvent(const RaceDefinitionEvent& e);
+  std::optional<PrecinctIndex> FindPrecinct(absl::string_view id) const;
+  size_t candidate_count() const { return candidates.size(); }
+  // Same candidates and precincts in the same order: tallies stay valid.
+  bool SameShape(const RaceModel& other) const;
+};
+
+// One precinct report, resolved against a RaceModel (see decode.h).
+struct TallyUpdate {
+  PrecinctIndex precinct{0};
+  uint64_t version = 0;
+  int64_t event_time_ms = 0;
+  absl::Span<const int64_t> votes;  // one per candidate, validated
+  int64_t ballots_cast = -1;        // -1: not reported
+  bool complete = false;
+};
+
+struct CountySnapshot {
+  std::string name;
+  int64_t ballots_cast = 0;
+  int64_t precincts_reporting = 0;
+  int64_t precincts_total = 0;
+  std::vector<int64_t> votes;
+};
+
+// A consistent copy of one race, as of one apply.
+struct RaceSnapshot {
+  std::shared_ptr<const RaceModel> model;
+  int64_t ballots_cast = 0;
+  int64_t total_votes = 0;  // sum of candidate votes
+  int64_t precincts_reporting = 0;
+  int64_t precincts_total = 0;
+  int64_t registered_voters = 0;
+  int64_t uncounted_registered = 0;  // registered voters not yet counted, open precincts
+  int64_t applied = 0;               // reports applied (stale ones excluded)
+  int64_t last_event_time_ms = 0;
+  std::vector<int64_t> votes;          // per candidate
+  std::vector<int64_t> window_votes;   // votes added in the momentum window
+  std::vector<CountySnapshot> counties;
+
+  // Share in basis points of the candidate votes (0 when none yet).
+  int32_t ShareBp(size_t candidate) const;
+  int32_t WindowShareBp(size_t candidate) const;
+};
+
+struct RaceStateOptions {
+  absl::Duration window = absl::Minutes(30);  // momentum window, in event time
+};
+
+class RaceState {
+ public:
+  enum class Applied { kApplied, kStale };
+
+  RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions options = {});
+  RaceState(const RaceState&) = delete;
+  RaceState& operator=(const RaceState&) = delete;
+
+  // Owner thread only. `u` must be resolved against this race's model.
+  Applied Apply(const TallyUpdate& u);
+  // Any thread; never blocks the writer.
+  RaceSnapshot Snapshot() const;
+
+  const RaceModel& model() const { return *model_; }
+  const std::shared_ptr<const RaceModel>& model_ptr() const { return model_; }
+
+  // Owner-side reads for the detector (no seqlock needed: same thread).
+  int64_t votes(size_t candidate) const { return Word(kHeader + candidate); }
+  int64_t total_votes() const { return Word(kTotalVotes); }
+  int64_t ballots_cast() const { return Word(kBallots); }
+  int64_t precincts_reporting() const { return Word(kReporting); }
+  int64_t precincts_total() const { return static_cast<int64_t>(model_->precincts.size()); }
+  int64_t uncounted_registered() const { return Word(kUncounted); }
+  // Open precincts whose registered voters are unknown: no certainty possible.
+  int64_t open_precincts_with_unknown_registration() const { return Word(kUnknownOpen); }
+
+ private:
+  enum Slot : size_t {
+    kSeqUnused = 0,
+    kBallots,
+    kTotalVotes,
+    kReporting,
+    kRegistered,
+    kUncounted,
+    kUnknownOpen,
+    kApplied,
+    kLastEventTime,
+    kHeader,
+  };
+  struct PrecinctState {
+    uint64_t version = 0;
+    int64_t ballots = 0;
+    int64_t uncounted = 0;
+    bool seen = false;
+    bool complete = false;
+  };
+
+  int64_t Word(size_t i) const { return words_[i].load(std::memory_order_relaxed); }
+  void Add(size_t i, int64_t d) {
+    if (d != 0) words_[i].store(Word(i) + d, std::memory_order_relaxed);
+  }
+  size_t WindowSlot(size_t c) const { return kHeader + k_ + c; }
+  size_t CountySlot(size_t county) const { return kHeader + 2 * k_ + county * (3 + k_); }
+  int64_t UncountedOf(const RaceModel::Precinct& p, int64_t ballots, bool complete) const;
+  void AddToWindow(int64_t event_time_ms, const int64_t* deltas);
+  void AssertOwner();
+
+  std::shared_ptr<const RaceModel> model_;
+  const size_t k_;
+  const int64_t window_ms_;
+  // Writer-private.
+  std::vector<PrecinctState> precincts_;
+  std::vector<int64_t> precinct_votes_;  // precincts x candidates
+  std::vector<int64_t> deltas_;          // scratch, one per candidate
+  std::vector<int64_t> window_ring_;     // entries of [event_time, deltas...]
+  size_t window_head_ = 0, window_size_ = 0;
+  int64_t max_event_time_ = 0;
+#ifndef NDEBUG
+  std::thread::id owner_{};
+#endif
+  // Shared with readers.
+  alignas(kCacheLineBytes) std::atomic<uint64_t> seq_{0};
+  std::unique_ptr<std::atomic<int64_t>[]> words_;
+  size_t word_count_;
+};
+
+}  // namespace tallywire

@@ -1,0 +1,57 @@
+// Publish: a Feed onto the tallies topic, with delivery reports, progress
+// and a summary.
+//
+//   PublishOptions opts{.shuffle = true, .seed = 3, .repeat = 2};
+//   TW_ASSIGN_OR_RETURN(PublishSummary s, PublishFeed(feed, kafka_cfg, opts));
+//
+// Partitioning: every message of a race (its definition and all its
+// precincts) goes to partition FNV-1a(race_id) mod partition count, chosen
+// explicitly rather than by key hash, so one consumer owns a race and sees
+// its definition before its tallies and each precinct's versions in order.
+// Tallies are keyed "race_id/precinct_id", so compaction keeps the latest
+// report of every precinct; definitions are keyed "race_id".
+// The producer is idempotent with acks=all (no duplicates or reordering from
+// retries); a failed delivery is counted and makes the run fail.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "core/kafka/config.h"
+#include "core/topics.h"
+#include "producers/tally/feed.h"
+
+namespace tallywire {
+
+struct PublishOptions {
+  TopicNames topics;
+  bool shuffle = false;
+  uint64_t seed = 1;
+  int repeat = 1;        // send every tally this many times
+  double rate = 0;       // events per second; 0: as fast as the broker takes them
+  double speedup = 0;    // replay event time compressed by this factor; 0: off
+  bool progress = true;  // a progress line on stderr when it is a terminal
+  // Called after each tally is handed to the producer (the demo uses it).
+  std::function<void(const TallyEvent&)> on_sent;
+};
+
+struct PublishSummary {
+  uint64_t sent = 0;
+  uint64_t delivered = 0;
+  uint64_t failed = 0;
+  double seconds = 0;
+  double per_second() const { return seconds > 0 ? delivered / seconds : 0; }
+};
+
+absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaConfig& cfg,
+                                           const PublishOptions& options,
+                                           const std::atomic<bool>* stop = nullptr);
+
+uint32_t Fnv1a32(absl::string_view s);
+inline int32_t RacePartition(absl::string_view race_id, int partitions) {
+  return static_cast<int32_t>(Fnv1a32(race_id) % static_cast<uint32_t>(partitions));
+}
+
+}  // namespace tallywire
