@@ -136,6 +136,7 @@ int RunDemo(const std::vector<std::string>& argv) {
     }
     broker = *std::move(b);
     cfg.Set("bootstrap.servers", broker->bootstrap());
+    kafka::EmbeddedBroker::TuneClient(&cfg);
     std::fprintf(stderr, "demo: embedded broker at %s\n", broker->bootstrap().c_str());
   } else if (absl::Status st = kafka::CreateTopics(cfg, DefaultTopics(), absl::Seconds(30)); !st.ok()) {
     std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());

@@ -18,6 +18,11 @@
 
 namespace tallywire {
 
+// Optional header a producer may stamp with the send time in Unix
+// microseconds (decimal): benchmarks use it to measure latency from the
+// scheduled send, finer than Kafka's millisecond timestamps.
+inline constexpr const char* kSentAtHeader = "tallywire.sent_us";
+
 struct TopicNames {
   std::string tallies = "tallies";
   std::string posts = "posts";

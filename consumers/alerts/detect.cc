@@ -91,9 +91,16 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
   }
 
   if (rules_.leader_change) {
-    int leader = leader_ < 0 ? 0 : leader_;
-    for (int c = 0; c < k; ++c) {
-      if (race.votes(c) > race.votes(leader)) leader = c;  // ties keep the current leader
+    // A new leader must lead by more than the hysteresis band (a share of
+    // all votes), so a near-tie does not flap.
+    int top = 0;
+    for (int c = 1; c < k; ++c) {
+      if (race.votes(c) > race.votes(top)) top = c;
+    }
+    int leader = leader_;
+    if (leader_ < 0 || (top != leader_ && (race.votes(top) - race.votes(leader_)) * 10000 >
+                                              int64_t{rules_.hysteresis_bp} * total)) {
+      leader = top;
     }
     if (leader != leader_) {
       AlertEvent a = Make(race, t, wire::AlertKind::LeaderChange, leader, 0, ++leader_changes_);

@@ -7,7 +7,8 @@
 // One crossing gives one alert. A share alert fires when a candidate's share
 // leaves the band [t - h, t + h] on the other side from where it was last
 // announced (every candidate starts "below": 0 votes is 0 %), so noise
-// inside the band never flaps. Certainty and milestone alerts fire once per
+// inside the band never flaps; a leader change likewise needs a lead wider
+// than the band. Certainty and milestone alerts fire once per
 // race. Alert ids are a pure function of the race, the rule and how many
 // times that rule fired, so replaying the same input yields the same ids,
 // and a consumer restoring a race replays its detector to the same state.

@@ -87,9 +87,12 @@ std::string ServiceProbe::PrometheusText() const {
   }
   out += apply_latency_ns_.PrometheusText("tallywire_apply_latency_seconds",
                                           "Decode+apply+detect time per event.", 1e-9);
-  out += produce_to_alert_ms_.PrometheusText(
+  out += produce_to_applied_us_.PrometheusText(
+      "tallywire_produce_to_applied_seconds",
+      "From a message's produce timestamp to its effects being applied.", 1e-6);
+  out += produce_to_alert_us_.PrometheusText(
       "tallywire_produce_to_alert_seconds",
-      "From the triggering message's produce timestamp to the alert's delivery.", 1e-3);
+      "From the triggering message's produce timestamp to the alert's delivery.", 1e-6);
   return out;
 }
 

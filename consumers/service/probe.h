@@ -40,8 +40,11 @@ class ServiceProbe {
   void on_stale() { stale_.Add(); }
   void on_restored() { restored_.Add(); }
   void on_alert(int kind) { alerts_[kind].Add(); }
-  void on_alert_delivered(int64_t produce_to_alert_ms) {
-    produce_to_alert_ms_.Record(produce_to_alert_ms);
+  void on_alert_delivered(int64_t produce_to_alert_us) {
+    produce_to_alert_us_.Record(produce_to_alert_us);
+  }
+  void on_end_to_end(int64_t produce_to_applied_us) {
+    produce_to_applied_us_.Record(produce_to_applied_us);
   }
   void on_alert_failed() { alerts_failed_.Add(); }
   void on_dead_letter(const std::string& reason);
@@ -59,7 +62,8 @@ class ServiceProbe {
   uint64_t dead_lettered() const;
   uint64_t dead_lettered(const std::string& reason) const;
   int64_t total_lag() const;
-  const LatencyHistogram& produce_to_alert_ms() const { return produce_to_alert_ms_; }
+  const LatencyHistogram& produce_to_alert_us() const { return produce_to_alert_us_; }
+  const LatencyHistogram& produce_to_applied_us() const { return produce_to_applied_us_; }
   const LatencyHistogram& apply_latency_ns() const { return apply_latency_ns_; }
 
   std::string PrometheusText() const;
@@ -70,7 +74,8 @@ class ServiceProbe {
   PaddedCounter stale_, restored_, alerts_failed_, rebalances_, consume_errors_;
   std::array<PaddedCounter, kAlertKinds> alerts_;
   LatencyHistogram apply_latency_ns_;
-  LatencyHistogram produce_to_alert_ms_;
+  LatencyHistogram produce_to_alert_us_;
+  LatencyHistogram produce_to_applied_us_;
   // Rare events (dead letters, lag updates) take this lock; the apply path
   // never does.
   mutable std::mutex mu_;

@@ -1,5 +1,6 @@
 #include "consumers/service/worker.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "consumers/tally/decode.h"
 #include "core/clock.h"
@@ -22,6 +23,15 @@ uint64_t Token(int32_t partition, int64_t offset, bool dead_letter) {
          (static_cast<uint64_t>(offset) & kOffsetMask);
 }
 
+// When the message was produced, in Unix microseconds: the sender's stamp
+// if it set one (benchmarks), else Kafka's millisecond timestamp.
+int64_t OriginUs(const rd_kafka_message_t& m) {
+  absl::string_view stamp = kafka::HeaderValue(m, kSentAtHeader);
+  int64_t us = 0;
+  if (!stamp.empty() && absl::SimpleAtoi(stamp, &us)) return us;
+  return kafka::TimestampMs(m) * 1000;
+}
+
 }  // namespace
 
 Worker::Worker(const ServiceOptions& options, int index, RaceDirectory* directory,
@@ -35,6 +45,11 @@ absl::Status Worker::Init() {
   pcfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
   TW_ASSIGN_OR_RETURN(producer_, kafka::Producer::Create(
                                      pcfg, [this](const kafka::Delivery& d) { OnDelivery(d); }));
+  // Learn the output topics now: it fails fast when they are missing, and
+  // the first alert does not wait for a metadata round trip.
+  for (const std::string& topic : {options_.topics.alerts, options_.topics.dlq}) {
+    TW_RETURN_IF_ERROR(producer_->PartitionCount(topic, absl::Seconds(30)).status());
+  }
   kafka::KafkaConfig ccfg = options_.kafka;
   ccfg.Set("group.id", options_.group_id);
   ccfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
@@ -85,6 +100,7 @@ void Worker::Handle(const rd_kafka_message_t& m) {
     return;
   }
   probe_->on_consumed(SourceTopic::kTallies);
+  origin_us_ = OriginUs(m);
   PartitionProgress& prog = progress_[m.partition];
   const bool restoring = m.offset < prog.restore_until;
   absl::Status st;
@@ -98,7 +114,11 @@ void Worker::Handle(const rd_kafka_message_t& m) {
   } else {
     st = WithReason("wrong_topic", absl::InvalidArgumentError("not a tally or race definition"));
   }
-  if (restoring) probe_->on_restored();
+  if (restoring) {
+    probe_->on_restored();
+  } else if (st.ok()) {
+    probe_->on_end_to_end(NowUnixUs() - origin_us_);
+  }
   // During a replay the dead letter was already written by whoever handled
   // the event first.
   if (!st.ok() && !restoring) DeadLetter(m, st);
@@ -160,7 +180,7 @@ absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m) {
 absl::Status Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m) {
   for (const AlertEvent& a : alerts) {
     const std::string bytes = EncodeAlert(a);
-    TrackPending(m.partition, m.offset, a.produce_time_ms);
+    TrackPending(m.partition, m.offset, origin_us_);
     TW_RETURN_IF_ERROR(producer_->Produce({.topic = options_.topics.alerts,
                                            .key = a.race_id,
                                            .value = bytes,
@@ -192,12 +212,12 @@ void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
   }
 }
 
-void Worker::TrackPending(int32_t partition, int64_t offset, int64_t produce_time_ms) {
+void Worker::TrackPending(int32_t partition, int64_t offset, int64_t origin_us) {
   std::deque<Pending>& q = progress_[partition].pending;
   if (!q.empty() && q.back().offset == offset) {
     ++q.back().remaining;
   } else {
-    q.push_back({offset, 1, produce_time_ms});
+    q.push_back({offset, 1, origin_us});
   }
 }
 
@@ -218,8 +238,8 @@ void Worker::OnDelivery(const kafka::Delivery& d) {
   for (Pending& p : prog.pending) {
     if (p.offset != offset) continue;
     --p.remaining;
-    if (!dead_letter && !d.error && p.produce_time_ms > 0) {
-      probe_->on_alert_delivered(NowUnixMs() - p.produce_time_ms);
+    if (!dead_letter && !d.error && p.origin_us > 0) {
+      probe_->on_alert_delivered(NowUnixUs() - p.origin_us);
     }
     break;
   }
@@ -303,10 +323,10 @@ void Worker::RefreshLag() {
       caught_up = false;
       continue;
     }
-    const int64_t position = prog.next >= 0 ? prog.next : lo;
+    const int64_t position = prog.next >= 0 ? prog.next : std::max<int64_t>(lo, 0);
     const int64_t lag = std::max<int64_t>(0, hi - position);
     probe_->set_lag(options_.topics.tallies, partition, lag);
-    if (prog.next < prog.restore_until || lag > 1000) caught_up = false;
+    if (position < prog.restore_until || lag > 1000) caught_up = false;
   }
   caught_up_.store(caught_up, std::memory_order_release);
 }

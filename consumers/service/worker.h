@@ -42,7 +42,7 @@ class Worker {
   struct Pending {
     int64_t offset;
     int remaining;
-    int64_t produce_time_ms;
+    int64_t origin_us;  // produce time of the triggering event; -1 for dead letters
   };
   struct PartitionProgress {
     int64_t restore_until = 0;  // offsets below were handled before: replay silently
@@ -58,7 +58,7 @@ class Worker {
   absl::Status Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m);
   void DeadLetter(const rd_kafka_message_t& m, const absl::Status& why);
   void OnDelivery(const kafka::Delivery& d);
-  void TrackPending(int32_t partition, int64_t offset, int64_t produce_time_ms);
+  void TrackPending(int32_t partition, int64_t offset, int64_t origin_us);
   absl::Status CommitProgress(bool sync, const rd_kafka_topic_partition_list_t* only = nullptr);
   void OnAssign(rd_kafka_topic_partition_list_t* partitions);
   void OnRevoke(const rd_kafka_topic_partition_list_t* partitions);
@@ -73,6 +73,7 @@ class Worker {
   absl::flat_hash_map<std::string, OwnedRace> races_;
   absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // tallies partitions
   std::vector<AlertEvent> alerts_;  // scratch, reused per event
+  int64_t origin_us_ = 0;           // produce time of the message being handled
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};
   std::atomic<bool> caught_up_{false};

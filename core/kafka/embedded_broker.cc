@@ -10,6 +10,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   std::unique_ptr<EmbeddedBroker> b(new EmbeddedBroker());
   KafkaConfig cfg;
   cfg.Set("client.id", "tallywire-embedded-broker");
+  cfg.Set("log_level", "3");  // the host handle never connects anywhere: no config notices
   TW_ASSIGN_OR_RETURN(ConfPtr conf, cfg.ToRdKafka());
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof(err));

@@ -28,6 +28,11 @@ class EmbeddedBroker {
   static absl::StatusOr<std::unique_ptr<EmbeddedBroker>> Start(const EmbeddedBrokerOptions& opts);
   ~EmbeddedBroker();
 
+  // Client settings the mock needs: it does not wake a long-polling fetch
+  // when data arrives, so without a short fetch wait every message would
+  // wait up to fetch.wait.max.ms (500 ms by default).
+  static void TuneClient(KafkaConfig* cfg) { cfg->SetDefault("fetch.wait.max.ms", "10"); }
+
   // Comma-separated host:port list of the mock brokers.
   const std::string& bootstrap() const { return bootstrap_; }
   rd_kafka_mock_cluster_t* mock() const { return mock_; }

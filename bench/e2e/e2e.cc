@@ -1,0 +1,323 @@
+#include "bench/e2e/e2e.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "consumers/service/service.h"
+#include "core/clock.h"
+#include "core/histogram.h"
+#include "core/kafka/client.h"
+#include "core/kafka/embedded_broker.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+#include "producers/publish.h"
+
+namespace tallywire {
+namespace {
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+Percentiles Of(const LatencyHistogram& h) {
+  return {h.Percentile(50), h.Percentile(90), h.Percentile(99), h.Percentile(99.9), h.Max()};
+}
+
+struct Input {
+  std::vector<std::string> definitions;  // encoded
+  std::vector<std::string> tallies;      // encoded
+  std::vector<std::string> keys;
+  std::vector<std::string> races;        // race id per tally
+  Feed feed;
+};
+
+// Polls `count` until it reaches `target`; gives up after 15 s without any
+// progress (a lost message never arrives), returning false.
+bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target) {
+  uint64_t last = count();
+  int64_t last_change = NowUnixUs();
+  while (last < target) {
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    const uint64_t now = count();
+    if (now != last) {
+      last = now;
+      last_change = NowUnixUs();
+    } else if (NowUnixUs() - last_change > 15'000'000) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Input MakeInput(const EndToEndOptions& o) {
+  ScaleOptions shape = o.shape;
+  const int64_t per_version = int64_t{shape.races} * shape.precincts;
+  shape.versions = static_cast<int>(std::max<int64_t>(1, (o.events + per_version - 1) / per_version));
+  Input in;
+  in.feed = GenerateScaleNight(shape);
+  // Versions of a precinct in order, precincts interleaved: the shape of a
+  // results night, each report newer than the last.
+  std::stable_sort(in.feed.tallies.begin(), in.feed.tallies.end(),
+                   [](const TallyEvent& a, const TallyEvent& b) { return a.version < b.version; });
+  in.feed.tallies.resize(std::min<size_t>(in.feed.tallies.size(), o.events));
+  for (const auto& r : in.feed.races) in.definitions.push_back(EncodeRaceDefinition(r));
+  for (const auto& t : in.feed.tallies) {
+    in.tallies.push_back(EncodeTally(t));
+    in.keys.push_back(absl::StrCat(t.race_id, "/", t.precinct_id));
+    in.races.push_back(t.race_id);
+  }
+  return in;
+}
+
+// Sends everything; the send-time header carries the scheduled time (open
+// loop) or the actual time (flat out).
+// `warm_up` returns once the consumers have read the definitions: they are
+// fetching, so the timed part measures the pipeline, not a group join.
+absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, const Input& in,
+                     const std::string& topic, int64_t* start_us,
+                     const std::function<bool()>& warm_up) {
+  kafka::KafkaConfig pcfg = cfg;
+  pcfg.SetDefault("linger.ms", "1");
+  pcfg.SetDefault("client.id", "tallywire-bench-producer");
+  TW_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Create(pcfg));
+  for (size_t r = 0; r < in.definitions.size(); ++r) {
+    TW_RETURN_IF_ERROR(producer->Produce({.topic = topic,
+                                          .partition = RacePartition(in.feed.races[r].race_id, o.partitions),
+                                          .key = in.feed.races[r].race_id,
+                                          .value = in.definitions[r]}));
+  }
+  TW_RETURN_IF_ERROR(producer->Flush(absl::Seconds(30)));
+  if (!warm_up()) return absl::DeadlineExceededError("consumers never read the race definitions");
+  const int64_t start = NowUnixUs();
+  *start_us = start;
+  for (size_t i = 0; i < in.tallies.size(); ++i) {
+    int64_t sent = NowUnixUs();
+    if (o.rate > 0) {
+      const int64_t due = start + static_cast<int64_t>(i * 1e6 / o.rate);
+      while (sent < due) {
+        if (due - sent > 200) std::this_thread::sleep_for(std::chrono::microseconds(due - sent - 100));
+        sent = NowUnixUs();
+      }
+      sent = due;
+    }
+    TW_RETURN_IF_ERROR(producer->Produce({.topic = topic,
+                                          .partition = RacePartition(in.races[i], o.partitions),
+                                          .key = in.keys[i],
+                                          .value = in.tallies[i],
+                                          .headers = {{kSentAtHeader, absl::StrCat(sent)}}}));
+    if ((i & 1023) == 0) producer->Poll(absl::ZeroDuration());
+  }
+  TW_RETURN_IF_ERROR(producer->Flush(absl::Seconds(120)));
+  if (producer->failed() > 0) {
+    return absl::UnavailableError(absl::StrCat(producer->failed(), " deliveries failed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::KafkaConfig& cfg,
+                                      const Input& in, const TopicNames& topics) {
+  const uint64_t expected = in.tallies.size() + in.definitions.size();
+  std::atomic<uint64_t> seen{0};
+  std::atomic<int64_t> last_us{0};
+  std::atomic<bool> stop{false};
+  LatencyHistogram latency;
+  std::vector<std::unique_ptr<kafka::Consumer>> consumers;
+  for (int t = 0; t < o.threads; ++t) {
+    kafka::KafkaConfig c = cfg;
+    c.Set("group.id", "raw-" + topics.tallies);
+    TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(c));
+    TW_RETURN_IF_ERROR(consumer->Subscribe({topics.tallies}));
+    consumers.push_back(std::move(consumer));
+  }
+  std::vector<std::thread> threads;
+  for (auto& consumer : consumers) {
+    threads.emplace_back([&, c = consumer.get()] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        kafka::MessagePtr m = c->Poll(absl::Milliseconds(50));
+        if (!m || m->err) continue;
+        int64_t sent = 0;
+        if (absl::SimpleAtoi(kafka::HeaderValue(*m, kSentAtHeader), &sent)) {
+          latency.Record(NowUnixUs() - sent);
+        }
+        last_us.store(NowUnixUs(), std::memory_order_relaxed);
+        seen.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  // Produce only once the group has assigned every partition: the embedded
+  // broker keeps a bounded log, and an absent consumer would lose the head.
+  WaitForProgress([&] {
+    int assigned = 0;
+    for (auto& c : consumers) {
+      rd_kafka_topic_partition_list_t* a = nullptr;
+      if (rd_kafka_assignment(c->handle(), &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a != nullptr) {
+        assigned += a->cnt;
+        rd_kafka_topic_partition_list_destroy(a);
+      }
+    }
+    return assigned == o.partitions ? 1 : 0;
+  }, 1);
+  const double cpu0 = CpuSeconds();
+  int64_t start_us = 0;
+  absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
+    return WaitForProgress([&] { return seen.load(); }, in.definitions.size());
+  });
+  if (produced.ok()) WaitForProgress([&] { return seen.load(); }, expected);
+  stop = true;
+  for (auto& t : threads) t.join();
+  for (auto& c : consumers) (void)c->Close();
+  TW_RETURN_IF_ERROR(produced);
+  EndToEndResult r;
+  r.mode = "raw";
+  r.events = static_cast<int64_t>(in.tallies.size());
+  r.seconds = (last_us.load() - start_us) / 1e6;
+  r.events_per_second = r.seconds > 0 ? r.events / r.seconds : 0;
+  r.produce_to_applied = Of(latency);
+  r.cpu_seconds_per_million = (CpuSeconds() - cpu0) * 1e6 / std::max<int64_t>(1, r.events);
+  r.verified = seen.load() == expected;
+  return r;
+}
+
+absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafka::KafkaConfig& cfg,
+                                            const Input& in, const TopicNames& topics) {
+  const uint64_t expected = in.tallies.size() + in.definitions.size();
+  ServiceOptions sopts;
+  sopts.kafka = cfg;
+  sopts.topics = topics;
+  sopts.threads = o.threads;
+  sopts.group_id = "tallywire-" + topics.tallies;
+  TW_ASSIGN_OR_RETURN(auto svc, AggregatorService::Start(sopts));
+  const ServiceProbe& probe = svc->probe();
+  WaitForProgress([&] { return svc->ready() ? 1 : 0; }, 1);
+  const double cpu0 = CpuSeconds();
+  int64_t start_us = 0;
+  absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
+    return WaitForProgress([&] { return probe.consumed(SourceTopic::kTallies); },
+                           in.definitions.size());
+  });
+  int64_t end_us = 0;
+  if (produced.ok() &&
+      WaitForProgress([&] { return probe.consumed(SourceTopic::kTallies); }, expected)) {
+    end_us = NowUnixUs();
+  }
+  // Verify the answer before reporting a speed.
+  bool verified = end_us > 0;
+  for (const ExpectedRace& e : ExpectedTotals(in.feed)) {
+    auto race = svc->races().Find(e.race_id);
+    verified = verified && race && race->Snapshot().votes == e.votes;
+  }
+  const absl::Status stopped = svc->Stop();
+  TW_RETURN_IF_ERROR(produced);
+  TW_RETURN_IF_ERROR(stopped);
+  EndToEndResult r;
+  r.mode = "tallywire";
+  r.events = static_cast<int64_t>(in.tallies.size());
+  r.seconds = ((end_us > 0 ? end_us : NowUnixUs()) - start_us) / 1e6;
+  r.events_per_second = r.seconds > 0 ? r.events / r.seconds : 0;
+  r.produce_to_applied = Of(probe.produce_to_applied_us());
+  r.produce_to_alert = Of(probe.produce_to_alert_us());
+  r.alerts = static_cast<int64_t>(probe.alerts_total());
+  r.cpu_seconds_per_million = (CpuSeconds() - cpu0) * 1e6 / std::max<int64_t>(1, r.events);
+  r.verified = verified;
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o) {
+  kafka::KafkaConfig cfg = o.kafka;
+  std::unique_ptr<kafka::EmbeddedBroker> broker;
+  const std::string run = absl::StrCat("-bench-", getpid(), "-", NowUnixMs());
+  const TopicNames raw_topics{"tallies-raw" + run, "posts-raw" + run, "alerts-raw" + run, "dlq-raw" + run};
+  const TopicNames tw_topics{"tallies-tw" + run, "posts-tw" + run, "alerts-tw" + run, "dlq-tw" + run};
+  std::vector<kafka::TopicSpec> specs = DefaultTopics({.partitions = o.partitions}, raw_topics);
+  for (auto& s : DefaultTopics({.partitions = o.partitions}, tw_topics)) specs.push_back(s);
+  if (cfg.Get("bootstrap.servers").empty()) {
+    TW_ASSIGN_OR_RETURN(broker, kafka::EmbeddedBroker::Start({.topics = specs}));
+    cfg.Set("bootstrap.servers", broker->bootstrap());
+    kafka::EmbeddedBroker::TuneClient(&cfg);
+  } else {
+    TW_RETURN_IF_ERROR(kafka::CreateTopics(cfg, specs, absl::Seconds(30)));
+  }
+  const Input in = MakeInput(o);
+  std::vector<EndToEndResult> results;
+  if (o.run_raw) {
+    TW_ASSIGN_OR_RETURN(EndToEndResult r, RunRaw(o, cfg, in, raw_topics));
+    results.push_back(r);
+  }
+  if (o.run_tallywire) {
+    TW_ASSIGN_OR_RETURN(EndToEndResult r, RunTallywire(o, cfg, in, tw_topics));
+    results.push_back(r);
+  }
+  for (auto& r : results) r.peak_rss_mb = PeakRssMb();
+  return results;
+}
+
+std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndResult>& results) {
+  std::string out = absl::StrFormat(
+      "events %d, partitions %d, consumer threads %d, offered rate %s, shape %d races x %d "
+      "precincts x %d candidates\n",
+      o.events, o.partitions, o.threads, o.rate > 0 ? absl::StrCat(o.rate, "/s") : "flat out",
+      o.shape.races, o.shape.precincts, o.shape.candidates);
+  absl::StrAppend(&out, absl::StrFormat("%-10s %12s %9s %9s %9s %9s %9s %12s %10s %9s %s\n", "mode",
+                                        "events/s", "p50 us", "p90 us", "p99 us", "p99.9 us",
+                                        "max us", "alert p99 us", "cpu s/M", "rss MB", "verified"));
+  const EndToEndResult* raw = nullptr;
+  for (const auto& r : results) {
+    if (r.mode == "raw") raw = &r;
+    absl::StrAppend(&out, absl::StrFormat(
+        "%-10s %12.0f %9d %9d %9d %9d %9d %12s %10.2f %9.1f %s\n", r.mode, r.events_per_second,
+        r.produce_to_applied.p50, r.produce_to_applied.p90, r.produce_to_applied.p99,
+        r.produce_to_applied.p999, r.produce_to_applied.max,
+        r.mode == "raw" ? "-" : absl::StrCat(r.produce_to_alert.p99), r.cpu_seconds_per_million,
+        r.peak_rss_mb, r.verified ? "yes" : "NO"));
+  }
+  for (const auto& r : results) {
+    if (raw != nullptr && r.mode == "tallywire" && raw->events_per_second > 0) {
+      absl::StrAppend(&out, absl::StrFormat("tallywire / raw throughput: %.2f (same run)\n",
+                                            r.events_per_second / raw->events_per_second));
+    }
+  }
+  return out;
+}
+
+std::string ReportJson(const EndToEndOptions& o, const std::vector<EndToEndResult>& results) {
+  std::string out = absl::StrFormat(
+      "{\"events\":%d,\"partitions\":%d,\"threads\":%d,\"rate\":%g,\"results\":[", o.events,
+      o.partitions, o.threads, o.rate);
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    auto pct = [](const Percentiles& p) {
+      return absl::StrFormat("{\"p50\":%d,\"p90\":%d,\"p99\":%d,\"p999\":%d,\"max\":%d}", p.p50,
+                             p.p90, p.p99, p.p999, p.max);
+    };
+    absl::StrAppend(&out, i ? "," : "",
+                    absl::StrFormat("{\"mode\":\"%s\",\"events\":%d,\"seconds\":%.3f,"
+                                    "\"events_per_second\":%.1f,\"produce_to_applied_us\":%s,"
+                                    "\"produce_to_alert_us\":%s,\"alerts\":%d,"
+                                    "\"cpu_seconds_per_million\":%.3f,\"peak_rss_mb\":%.1f,"
+                                    "\"verified\":%s}",
+                                    r.mode, r.events, r.seconds, r.events_per_second,
+                                    pct(r.produce_to_applied), pct(r.produce_to_alert), r.alerts,
+                                    r.cpu_seconds_per_million, r.peak_rss_mb,
+                                    r.verified ? "true" : "false"));
+  }
+  return out + "]}";
+}
+
+}  // namespace tallywire

@@ -1,0 +1,157 @@
+// Micro benchmarks of the hot path, one core. Each checks the answer it
+// computed before it reports a speed.
+//
+//   build/release/bench/tallywire_micro --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true   (one command line)
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "benchmark/benchmark.h"
+#include "consumers/alerts/detect.h"
+#include "consumers/tally/decode.h"
+#include "consumers/tally/race.h"
+#include "producers/tally/synthetic_night.h"
+
+namespace tallywire {
+namespace {
+
+const Feed& April18() {
+  static const Feed* feed = new Feed(GenerateApril18Night({}));
+  return *feed;
+}
+
+// decode + verify + resolve of an 18-candidate tally.
+void BM_DecodeVerifyTally(benchmark::State& state) {
+  const Feed& feed = April18();
+  auto model = *RaceModel::FromEvent(feed.races[0]);
+  RaceState race(model);
+  std::vector<std::string> msgs;
+  for (const auto& t : feed.tallies) msgs.push_back(EncodeTally(t));
+  size_t i = 0, ok = 0;
+  for (auto _ : state) {
+    auto d = DecodeTallyFor(AsBytes(msgs[i]), [&](absl::string_view) { return &race; });
+    ok += d.ok();
+    benchmark::DoNotOptimize(d);
+    if (++i == msgs.size()) i = 0;
+  }
+  if (ok != static_cast<size_t>(state.iterations())) state.SkipWithError("decode failed");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeVerifyTally);
+
+void BM_DecodeVerifyPost(benchmark::State& state) {
+  const std::string msg = EncodePost({"1", "realDonaldTrump", 1492511400000,
+                                      "Republicans must get out today and VOTE in Georgia 6. Force "
+                                      "runoff and easy win! Dem Ossoff will raise your taxes",
+                                      "en", false, false, 100, 20, 5, ""});
+  size_t ok = 0;
+  for (auto _ : state) {
+    auto p = DecodePost(AsBytes(msg));
+    ok += p.ok();
+    benchmark::DoNotOptimize(p);
+  }
+  if (ok != static_cast<size_t>(state.iterations())) state.SkipWithError("decode failed");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeVerifyPost);
+
+// Apply to a race of 208 precincts and 18 candidates; versions random, so a
+// share of the updates is stale and changes nothing.
+struct ApplyInput {
+  std::vector<std::vector<int64_t>> votes;
+  std::vector<TallyUpdate> updates;
+};
+ApplyInput MakeUpdates(size_t precincts, size_t k, size_t n) {
+  ApplyInput in;
+  std::mt19937_64 rng(7);
+  in.votes.resize(n, std::vector<int64_t>(k));
+  for (size_t i = 0; i < n; ++i) {
+    for (auto& v : in.votes[i]) v = static_cast<int64_t>(rng() % 2000);
+    // Mostly newer reports; one in five re-sends an older version (stale).
+    const uint64_t version = i % 5 == 4 ? (i > 64 ? i - 64 : 0) : i + 1;
+    in.updates.push_back({.precinct = {static_cast<uint32_t>(rng() % precincts)},
+                          .version = version,
+                          .event_time_ms = static_cast<int64_t>(i) * 1000,
+                          .votes = in.votes[i],
+                          .ballots_cast = -1,
+                          .complete = (rng() & 1) != 0});
+  }
+  return in;
+}
+
+void BM_ApplyTally(benchmark::State& state) {
+  const Feed& feed = April18();
+  auto model = *RaceModel::FromEvent(feed.races[0]);
+  const ApplyInput in = MakeUpdates(model->precincts.size(), model->candidate_count(), 1 << 16);
+  RaceState race(model);
+  size_t i = 0, applied = 0;
+  uint64_t pass = 0;
+  for (auto _ : state) {
+    TallyUpdate u = in.updates[i];
+    u.version += pass * in.updates.size();  // each pass is newer than the last
+    applied += race.Apply(u) == RaceState::Applied::kApplied;
+    if (++i == in.updates.size()) {
+      i = 0;
+      ++pass;
+    }
+  }
+  const RaceSnapshot s = race.Snapshot();
+  int64_t sum = 0;
+  for (int64_t v : s.votes) sum += v;
+  if (sum != s.total_votes || applied == 0) state.SkipWithError("inconsistent totals");
+  state.counters["applied_fraction"] = static_cast<double>(applied) / state.iterations();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ApplyTally);
+
+void BM_DetectPerAppliedTally(benchmark::State& state) {
+  const Feed& feed = April18();
+  auto model = *RaceModel::FromEvent(feed.races[0]);
+  const ApplyInput in = MakeUpdates(model->precincts.size(), model->candidate_count(), 1 << 16);
+  RaceState race(model);
+  AlertRules rules;
+  RaceDetector detector(rules, *model);
+  std::vector<AlertEvent> alerts;
+  for (const auto& u : in.updates) race.Apply(u);
+  for (auto _ : state) {
+    alerts.clear();
+    detector.Detect(race, {}, &alerts);
+    benchmark::DoNotOptimize(alerts.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DetectPerAppliedTally);
+
+// A reader's snapshot while another thread applies continuously.
+void BM_SnapshotWhileWriting(benchmark::State& state) {
+  const Feed& feed = April18();
+  auto model = *RaceModel::FromEvent(feed.races[0]);
+  const ApplyInput in = MakeUpdates(model->precincts.size(), model->candidate_count(), 1 << 14);
+  RaceState race(model);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    size_t i = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      race.Apply(in.updates[i]);
+      if (++i == in.updates.size()) i = 0;
+    }
+  });
+  size_t torn = 0;
+  for (auto _ : state) {
+    const RaceSnapshot s = race.Snapshot();
+    int64_t sum = 0;
+    for (int64_t v : s.votes) sum += v;
+    torn += sum != s.total_votes;
+  }
+  stop = true;
+  writer.join();
+  if (torn != 0) state.SkipWithError("torn snapshot");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SnapshotWhileWriting)->UseRealTime();
+
+}  // namespace
+}  // namespace tallywire
+
+BENCHMARK_MAIN();

@@ -1,0 +1,82 @@
+// The binary's contract: --help everywhere, clear errors and non-zero exits
+// for unknown flags and missing values, a dry run that reads real files.
+#include <cstdio>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun Tallywire(const std::string& args) {
+  const std::string cmd = std::string(TALLYWIRE_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"demo", "broker", "topics", "produce", "aggregate", "alerts", "bench"}) {
+    CliRun r = Tallywire(std::string(sub) + " --help");
+    EXPECT_EQ(r.code, 0) << sub << ": " << r.out;
+    EXPECT_NE(r.out.find(std::string("usage: tallywire ") + sub), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(Tallywire("--help").code, 0);
+}
+
+TEST(Cli, UnknownFlagsAndMissingValuesFail) {
+  CliRun r = Tallywire("aggregate --no-such-flag");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("unknown flag --no-such-flag"), std::string::npos) << r.out;
+  r = Tallywire("produce tallies --csv");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--csv needs a value"), std::string::npos) << r.out;
+  r = Tallywire("nonsense");
+  EXPECT_EQ(r.code, 2);
+  r = Tallywire("aggregate -X");
+  EXPECT_EQ(r.code, 2);
+  r = Tallywire("aggregate -X no.such.property=1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("no.such.property"), std::string::npos) << r.out;
+}
+
+TEST(Cli, PrintConfigMergesFlagsAndMasksSecrets) {
+  CliRun r = Tallywire("aggregate --brokers h:1 -X linger.ms=3 -Xsasl.password=s3cret --print-config");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("bootstrap.servers=h:1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("linger.ms=3"), std::string::npos);
+  EXPECT_EQ(r.out.find("s3cret"), std::string::npos);
+}
+
+TEST(Cli, DryRunReadsTheRunoffFiles) {
+  const std::string dir = std::string(TALLYWIRE_SOURCE_DIR) + "/data/ga06-2017-06-20-runoff/";
+  CliRun r = Tallywire("produce tallies --dry-run --csv " + dir + "cobb.csv " + dir + "dekalb.csv " + dir +
+                    "fulton.csv");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("208 precincts, ballots cast 260455"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("134799"), std::string::npos);
+  EXPECT_NE(r.out.find("125517"), std::string::npos);
+  EXPECT_NE(r.out.find("county summary row (Cobb, precinct \"TOTAL\")"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MalformedCsvAbortsWithFileAndLine) {
+  const std::string path = ::testing::TempDir() + "/cli_bad.csv";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("county,precinct,office,district,candidate,party,votes\nA,P,M,,X,,1.5\n", f);
+  fclose(f);
+  CliRun r = Tallywire("produce tallies --dry-run --csv " + path);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find(path + ":2: votes is not a whole number"), std::string::npos) << r.out;
+  r = Tallywire("produce tallies --dry-run --on-error=skip --csv " + path);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 skipped"), std::string::npos) << r.out;
+}
+
+}  // namespace

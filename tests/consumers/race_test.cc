@@ -1,0 +1,137 @@
+#include "consumers/tally/race.h"
+
+#include <random>
+
+#include "consumers/tally/decode.h"
+#include "core/reason.h"
+#include "gtest/gtest.h"
+#include "producers/tally/openelections_csv.h"
+
+namespace tallywire {
+namespace {
+
+RaceDefinitionEvent TwoCandidates() {
+  RaceDefinitionEvent r;
+  r.race_id = "r";
+  r.candidates = {{"a", "Ann", "D", {}}, {"b", "Bob", "R", {}}};
+  r.precincts = {{"p1", "P1", "North", 1000}, {"p2", "P2", "North", 500}, {"p3", "P3", "South", 800}};
+  return r;
+}
+
+TallyEvent Report(const std::string& precinct, uint64_t version, std::vector<int64_t> votes,
+                  bool complete = true, int64_t t = 0) {
+  TallyEvent e;
+  e.race_id = "r";
+  e.precinct_id = precinct;
+  e.version = version;
+  e.event_time_ms = t;
+  e.votes = std::move(votes);
+  e.complete = complete;
+  return e;
+}
+
+// Encode + decode + apply, as the service does.
+absl::StatusOr<RaceState::Applied> Feed1(RaceState& race, const TallyEvent& t) {
+  const std::string bytes = EncodeTally(t);
+  auto d = DecodeTallyFor(AsBytes(bytes), [&](absl::string_view id) {
+    return id == race.model().race_id ? &race : nullptr;
+  });
+  if (!d.ok()) return d.status();
+  return race.Apply(d->update);
+}
+
+TEST(RaceState, CorrectionReplacesEarlierVersion) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()));
+  ASSERT_TRUE(Feed1(race, Report("p1", 1, {600, 300})).ok());
+  ASSERT_TRUE(Feed1(race, Report("p1", 2, {500, 310})).ok());  // lowers Ann by 100
+  const RaceSnapshot s = race.Snapshot();
+  EXPECT_EQ(s.votes, (std::vector<int64_t>{500, 310}));
+  EXPECT_EQ(s.total_votes, 810);
+  EXPECT_EQ(s.precincts_reporting, 1);
+  EXPECT_EQ(s.counties[0].votes, (std::vector<int64_t>{500, 310}));
+}
+
+TEST(RaceState, EqualOrOlderVersionIsIgnored) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()));
+  ASSERT_EQ(*Feed1(race, Report("p1", 5, {10, 20})), RaceState::Applied::kApplied);
+  EXPECT_EQ(*Feed1(race, Report("p1", 5, {99, 99})), RaceState::Applied::kStale);
+  EXPECT_EQ(*Feed1(race, Report("p1", 4, {99, 99})), RaceState::Applied::kStale);
+  EXPECT_EQ(race.Snapshot().votes, (std::vector<int64_t>{10, 20}));
+}
+
+TEST(RaceState, DuplicatedReorderedInputGivesTheCleanState) {
+  std::vector<TallyEvent> clean;
+  std::mt19937_64 rng(3);
+  const char* ids[] = {"p1", "p2", "p3"};
+  for (int p = 0; p < 3; ++p) {
+    int64_t a = 0, b = 0;
+    for (uint64_t v = 1; v <= 6; ++v) {
+      a += rng() % 50;
+      b += rng() % 50;
+      if (v == 4) a -= 5;  // a correction that lowers
+      clean.push_back(Report(ids[p], v, {a, b}, v == 6, static_cast<int64_t>(v) * 60000));
+    }
+  }
+  RaceState reference(*RaceModel::FromEvent(TwoCandidates()));
+  for (const auto& t : clean) ASSERT_TRUE(Feed1(reference, t).ok());
+  for (uint64_t seed : {1, 2, 3}) {
+    std::vector<TallyEvent> messy = clean;
+    messy.insert(messy.end(), clean.begin(), clean.end());
+    std::shuffle(messy.begin(), messy.end(), std::mt19937_64(seed));
+    RaceState race(*RaceModel::FromEvent(TwoCandidates()));
+    for (const auto& t : messy) ASSERT_TRUE(Feed1(race, t).ok());
+    const RaceSnapshot a = race.Snapshot(), b = reference.Snapshot();
+    EXPECT_EQ(a.votes, b.votes);
+    EXPECT_EQ(a.ballots_cast, b.ballots_cast);
+    EXPECT_EQ(a.precincts_reporting, 3);
+    EXPECT_EQ(a.uncounted_registered, 0);
+    for (size_t j = 0; j < a.counties.size(); ++j) EXPECT_EQ(a.counties[j].votes, b.counties[j].votes);
+  }
+}
+
+TEST(RaceState, UncountedRegisteredFollowsOpenPrecincts) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()));
+  EXPECT_EQ(race.Snapshot().uncounted_registered, 2300);
+  ASSERT_TRUE(Feed1(race, Report("p1", 1, {100, 100}, /*complete=*/false)).ok());
+  EXPECT_EQ(race.Snapshot().uncounted_registered, 2100);
+  ASSERT_TRUE(Feed1(race, Report("p1", 2, {300, 200}, /*complete=*/true)).ok());
+  EXPECT_EQ(race.Snapshot().uncounted_registered, 1300);
+  EXPECT_EQ(race.Snapshot().registered_voters, 2300);
+}
+
+TEST(RaceState, MomentumWindowKeepsOnlyRecentEventTime) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()), {.window = absl::Minutes(30)});
+  ASSERT_TRUE(Feed1(race, Report("p1", 1, {100, 0}, false, 0)).ok());
+  ASSERT_TRUE(Feed1(race, Report("p2", 1, {0, 50}, false, 20 * 60000)).ok());
+  EXPECT_EQ(race.Snapshot().window_votes, (std::vector<int64_t>{100, 50}));
+  ASSERT_TRUE(Feed1(race, Report("p3", 1, {10, 10}, false, 40 * 60000)).ok());
+  EXPECT_EQ(race.Snapshot().window_votes, (std::vector<int64_t>{10, 60}));  // t=0 fell out
+  EXPECT_EQ(race.Snapshot().votes, (std::vector<int64_t>{110, 60}));
+}
+
+TEST(Decode, BadTalliesCarryReasons) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()));
+  auto reason_of = [&](const TallyEvent& t) {
+    const std::string bytes = EncodeTally(t);
+    auto d = DecodeTallyFor(AsBytes(bytes), [&](absl::string_view id) {
+      return id == "r" ? &race : nullptr;
+    });
+    return d.ok() ? std::string("ok") : ReasonOf(d.status());
+  };
+  TallyEvent t = Report("p1", 1, {1, 2});
+  EXPECT_EQ(reason_of(t), "ok");
+  t.race_id = "nope";
+  EXPECT_EQ(reason_of(t), "unknown_race");
+  t = Report("p9", 1, {1, 2});
+  EXPECT_EQ(reason_of(t), "unknown_precinct");
+  t = Report("p1", 1, {1, 2, 3});
+  EXPECT_EQ(reason_of(t), "candidate_mismatch");
+  t = Report("p1", 1, {1, -2});
+  EXPECT_EQ(reason_of(t), "invalid_counts");
+  const std::string garbage = "this is not a flatbuffer at all";
+  auto d = DecodeTallyFor(AsBytes(garbage), [](absl::string_view) -> RaceState* { return nullptr; });
+  EXPECT_EQ(ReasonOf(d.status()), "undecodable");
+}
+
+}  // namespace
+}  // namespace tallywire

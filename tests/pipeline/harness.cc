@@ -1,0 +1,117 @@
+#include "tests/pipeline/harness.h"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "consumers/alerts/follow.h"
+#include "core/clock.h"
+#include "gtest/gtest.h"
+
+namespace tallywire::testing {
+
+std::unique_ptr<Pipeline> Pipeline::Create(int partitions, int replication_factor) {
+  auto p = std::make_unique<Pipeline>();
+  const std::string suffix = absl::StrCat(
+      "-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", getpid(), "-",
+      NowUnixMs());
+  p->topics = {"tallies" + suffix, "posts" + suffix, "alerts" + suffix, "dlq" + suffix};
+  const auto specs = DefaultTopics({.partitions = partitions,
+                                    .replication_factor = replication_factor,
+                                    .min_insync_replicas = replication_factor > 1 ? 2 : 1},
+                                   p->topics);
+#ifdef TALLYWIRE_REAL_KAFKA
+  const char* brokers = std::getenv("TALLYWIRE_KAFKA_BROKERS");
+  if (brokers == nullptr || !*brokers) {
+    ADD_FAILURE() << "TALLYWIRE_KAFKA_BROKERS is not set: start a broker with deploy/kafka/start "
+                     "(scripts/test does)";
+    return nullptr;
+  }
+  p->cfg.Set("bootstrap.servers", brokers);
+  if (absl::Status st = kafka::CreateTopics(p->cfg, specs, absl::Seconds(30)); !st.ok()) {
+    ADD_FAILURE() << st;
+    return nullptr;
+  }
+#else
+  auto broker = kafka::EmbeddedBroker::Start({.topics = specs});
+  if (!broker.ok()) {
+    ADD_FAILURE() << broker.status();
+    return nullptr;
+  }
+  p->broker_ = *std::move(broker);
+  p->cfg.Set("bootstrap.servers", p->broker_->bootstrap());
+  kafka::EmbeddedBroker::TuneClient(&p->cfg);
+#endif
+  return p;
+}
+
+ServiceOptions Pipeline::AggregatorOptions(int threads) const {
+  ServiceOptions o;
+  o.kafka = cfg;
+  o.topics = topics;
+  o.threads = threads;
+  o.group_id = "group-" + topics.tallies;
+  o.commit_interval = absl::Milliseconds(200);
+  // A member that vanished is noticed in seconds, not the default 45.
+  o.kafka.Set("session.timeout.ms", "6000");
+  o.kafka.Set("heartbeat.interval.ms", "500");
+  return o;
+}
+
+PublishOptions Pipeline::PublishOpts() const {
+  PublishOptions o;
+  o.topics = topics;
+  o.progress = false;
+  return o;
+}
+
+std::vector<AlertEvent> Pipeline::Alerts() const {
+  std::vector<AlertEvent> out;
+  auto s = FollowAlerts(cfg, {.topic = topics.alerts, .from_beginning = true},
+                        [&](const AlertEvent& a) { out.push_back(a); });
+  EXPECT_TRUE(s.ok()) << s.status();
+  return out;
+}
+
+std::vector<DeadLetter> Pipeline::DeadLetters() const {
+  kafka::KafkaConfig c = cfg;
+  c.Set("group.id", "dlq-reader-" + topics.dlq);
+  c.Set("enable.partition.eof", "true");
+  auto consumer = kafka::Consumer::Create(c);
+  EXPECT_TRUE(consumer.ok()) << consumer.status();
+  std::vector<DeadLetter> out;
+  if (!consumer.ok()) return out;
+  EXPECT_TRUE((*consumer)->Assign(topics.dlq, 1, RD_KAFKA_OFFSET_BEGINNING).ok());
+  for (int i = 0; i < 200; ++i) {
+    kafka::MessagePtr m = (*consumer)->Poll(absl::Milliseconds(100));
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+    if (m->err) continue;
+    out.push_back({std::string(kafka::HeaderValue(*m, "tallywire.reason")),
+                   std::string(kafka::HeaderValue(*m, "tallywire.error")),
+                   std::string(kafka::HeaderValue(*m, "tallywire.source")),
+                   std::string(kafka::Payload(*m))});
+  }
+  return out;
+}
+
+void Pipeline::ProduceRawTally(const std::string& value, int32_t partition) const {
+  auto producer = kafka::Producer::Create(cfg);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce({.topic = topics.tallies, .partition = partition,
+                                     .key = "raw", .value = value}).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  ASSERT_EQ((*producer)->failed(), 0u);
+}
+
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+}  // namespace tallywire::testing

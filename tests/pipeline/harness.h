@@ -1,0 +1,42 @@
+// Test harness for the pipeline: a broker (embedded, or the real one named
+// by TALLYWIRE_KAFKA_BROKERS when built as a `kafka` test), fresh topics per
+// test, and helpers to publish, aggregate and read what came out.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "consumers/service/service.h"
+#include "core/kafka/embedded_broker.h"
+#include "producers/publish.h"
+
+namespace tallywire::testing {
+
+struct DeadLetter {
+  std::string reason, error, source, value;
+};
+
+class Pipeline {
+ public:
+  // Fails the test (and returns null) when no broker is available.
+  static std::unique_ptr<Pipeline> Create(int partitions = 4, int replication_factor = 1);
+
+  kafka::KafkaConfig cfg;
+  TopicNames topics;
+
+  ServiceOptions AggregatorOptions(int threads = 1) const;
+  PublishOptions PublishOpts() const;
+  std::vector<AlertEvent> Alerts() const;
+  std::vector<DeadLetter> DeadLetters() const;
+  void ProduceRawTally(const std::string& value, int32_t partition = 0) const;
+
+ private:
+  std::unique_ptr<kafka::EmbeddedBroker> broker_;
+};
+
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout);
+
+}  // namespace tallywire::testing
