@@ -11,15 +11,17 @@
 namespace tallywire::cli {
 
 int RunBench(const std::vector<std::string>& argv) {
-  Command cmd{"bench", "[flags]",
+  Command cmd{"bench",
+              "[flags]",
               "Drive the producer at an offered rate (open loop) or flat out through a broker\n"
               "(embedded unless --brokers), through the aggregator with alerts on, and\n"
               "through a consumer that only counts (the raw ceiling). Prints events/s,\n"
               "produce->applied and produce->alert latency percentiles, CPU per million\n"
               "events, peak RSS, and the tallywire/raw ratio from the same run.",
               {{"events", "N", "tally events per mode (default 200000)"},
-               {"rate", "EVENTS/S", "offered rate, open loop (default: flat out with --brokers, "
-                                    "50000 embedded)"},
+               {"rate", "EVENTS/S",
+                "offered rate, open loop (default: flat out with --brokers, "
+                "50000 embedded)"},
                {"partitions", "N", "tallies partitions (default 4)"},
                {"threads", "N", "consumer threads in both modes (default 2)"},
                {"races", "N", "races in the synthetic input (default 8)"},
@@ -47,14 +49,22 @@ int RunBench(const std::vector<std::string>& argv) {
   }
   EndToEndOptions o;
   o.kafka = *cfg;
-  struct IntFlag { const char* name; int64_t* out; };
+  struct IntFlag {
+    const char* name;
+    int64_t* out;
+  };
   int64_t partitions = o.partitions, threads = o.threads, races = o.shape.races,
           precincts = o.shape.precincts, candidates = o.shape.candidates;
-  for (IntFlag f : {IntFlag{"events", &o.events}, {"partitions", &partitions}, {"threads", &threads},
-                    {"races", &races}, {"precincts", &precincts}, {"candidates", &candidates}}) {
+  for (IntFlag f : {IntFlag{"events", &o.events},
+                    {"partitions", &partitions},
+                    {"threads", &threads},
+                    {"races", &races},
+                    {"precincts", &precincts},
+                    {"candidates", &candidates}}) {
     absl::StatusOr<int64_t> v = args->GetInt(f.name, *f.out);
     if (!v.ok()) return fail(v.status());
-    if (*v < 1) return fail(absl::InvalidArgumentError(absl::StrCat("--", f.name, " must be >= 1")));
+    if (*v < 1)
+      return fail(absl::InvalidArgumentError(absl::StrCat("--", f.name, " must be >= 1")));
     *f.out = *v;
   }
   absl::StatusOr<double> rate = args->GetDouble("rate", 0);
@@ -65,7 +75,8 @@ int RunBench(const std::vector<std::string>& argv) {
     // producer outruns the consumers and the log drops what they have not
     // read. Flat out is for a real broker.
     o.rate = 50000;
-    std::fprintf(stderr, "bench: embedded broker, offered rate 50000/s (flat out needs --brokers)\n");
+    std::fprintf(stderr,
+                 "bench: embedded broker, offered rate 50000/s (flat out needs --brokers)\n");
   }
   o.partitions = static_cast<int>(partitions);
   o.threads = static_cast<int>(threads);
@@ -77,8 +88,9 @@ int RunBench(const std::vector<std::string>& argv) {
   SetLogQuiet(!args->Has("verbose"));
   auto results = RunEndToEnd(o);
   if (!results.ok()) return fail(results.status());
-  std::fputs((args->Has("json") ? ReportJson(o, *results) + "\n" : FormatReport(o, *results)).c_str(),
-             stdout);
+  std::fputs(
+      (args->Has("json") ? ReportJson(o, *results) + "\n" : FormatReport(o, *results)).c_str(),
+      stdout);
   for (const auto& r : *results) {
     if (!r.verified) return 1;
   }

@@ -78,7 +78,8 @@ void ApplyLogFlags(const Args& args) {
 // ---- broker -----------------------------------------------------------------
 
 int RunBroker(const std::vector<std::string>& argv) {
-  Command cmd{"broker", "[flags]",
+  Command cmd{"broker",
+              "[flags]",
               "Start the embedded Kafka broker (librdkafka's mock cluster), create the\n"
               "tallies, posts, alerts and dlq topics, print the bootstrap address, and\n"
               "serve until SIGINT/SIGTERM. For demos and tests: the mock keeps a bounded\n"
@@ -109,7 +110,8 @@ int RunBroker(const std::vector<std::string>& argv) {
 // ---- topics -----------------------------------------------------------------
 
 int RunTopics(const std::vector<std::string>& argv) {
-  Command cmd{"topics", "create|describe [flags]",
+  Command cmd{"topics",
+              "create|describe [flags]",
               "Create (if missing) or describe tallywire's topics through the Admin API.\n"
               "tallies: compacted, partitioned by race; posts: 1 day; alerts, dlq: 7 days.",
               {{"partitions", "N", "partitions for tallies, posts, alerts (default 4)"},
@@ -124,13 +126,14 @@ int RunTopics(const std::vector<std::string>& argv) {
     absl::StatusOr<int64_t> p = args->GetInt("partitions", 4);
     absl::StatusOr<int64_t> rf = args->GetInt("replication-factor", 1);
     absl::StatusOr<int64_t> isr = args->GetInt("min-insync-replicas", 1);
-    if (!p.ok() || !rf.ok() || !isr.ok()) return Fail(!p.ok() ? p.status() : !rf.ok() ? rf.status() : isr.status());
-    absl::Status st = kafka::CreateTopics(
-        cfg,
-        DefaultTopics({.partitions = static_cast<int>(*p),
-                       .replication_factor = static_cast<int>(*rf),
-                       .min_insync_replicas = static_cast<int>(*isr)}),
-        absl::Seconds(30));
+    if (!p.ok() || !rf.ok() || !isr.ok())
+      return Fail(!p.ok() ? p.status() : !rf.ok() ? rf.status() : isr.status());
+    absl::Status st =
+        kafka::CreateTopics(cfg,
+                            DefaultTopics({.partitions = static_cast<int>(*p),
+                                           .replication_factor = static_cast<int>(*rf),
+                                           .min_insync_replicas = static_cast<int>(*isr)}),
+                            absl::Seconds(30));
     if (!st.ok()) return Fail(st);
   } else if (action != "describe") {
     return Fail(absl::InvalidArgumentError("topics: expected create or describe"));
@@ -176,7 +179,8 @@ absl::StatusOr<Feed> SyntheticFeed(const std::string& spec, uint64_t seed) {
 void PrintExpected(const Feed& feed) {
   for (const ExpectedRace& e : ExpectedTotals(feed)) {
     const RaceDefinitionEvent* def = nullptr;
-    for (const auto& r : feed.races) if (r.race_id == e.race_id) def = &r;
+    for (const auto& r : feed.races)
+      if (r.race_id == e.race_id) def = &r;
     int64_t total = 0;
     for (int64_t v : e.votes) total += v;
     std::printf("race %s: %lld precincts, ballots cast %lld\n", e.race_id.c_str(),
@@ -191,7 +195,8 @@ void PrintExpected(const Feed& feed) {
 }  // namespace
 
 int RunProduce(const std::vector<std::string>& argv) {
-  Command cmd{"produce", "tallies (--csv FILE... | --synthetic SCENARIO) [flags]",
+  Command cmd{"produce",
+              "tallies (--csv FILE... | --synthetic SCENARIO) [flags]",
               "Publish race definitions and precinct tallies to the tallies topic.\n"
               "All messages of a race go to one partition (FNV-1a of the race id), keyed\n"
               "race_id/precinct_id; the producer is idempotent with acks=all and the run\n"
@@ -225,12 +230,14 @@ int RunProduce(const std::vector<std::string>& argv) {
   absl::StatusOr<int64_t> version = args->GetInt("feed-version", 0);
   absl::StatusOr<double> rate = args->GetDouble("rate", 0);
   absl::StatusOr<double> speedup = args->GetDouble("speedup", 0);
-  for (const absl::Status& st : {seed.status(), repeat.status(), version.status(), rate.status(), speedup.status()}) {
+  for (const absl::Status& st :
+       {seed.status(), repeat.status(), version.status(), rate.status(), speedup.status()}) {
     if (!st.ok()) return Fail(st);
   }
   absl::StatusOr<Feed> feed;
   if (args->Has("synthetic") == !files.empty()) {
-    return Fail(absl::InvalidArgumentError("produce tallies: give either --csv FILE... or --synthetic"));
+    return Fail(
+        absl::InvalidArgumentError("produce tallies: give either --csv FILE... or --synthetic"));
   }
   if (args->Has("synthetic")) {
     feed = SyntheticFeed(args->Get("synthetic"), static_cast<uint64_t>(*seed));
@@ -250,7 +257,8 @@ int RunProduce(const std::vector<std::string>& argv) {
     CsvReport report;
     feed = ReadOpenElectionsCsv(files, opts, &report);
     for (const std::string& note : report.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
-    std::fprintf(stderr, "csv: %lld rows, %lld skipped, %lld summary rows, %lld non-candidate rows\n",
+    std::fprintf(stderr,
+                 "csv: %lld rows, %lld skipped, %lld summary rows, %lld non-candidate rows\n",
                  static_cast<long long>(report.rows), static_cast<long long>(report.rows_skipped),
                  static_cast<long long>(report.summary_rows),
                  static_cast<long long>(report.non_candidate_rows));
@@ -279,16 +287,18 @@ int RunProduce(const std::vector<std::string>& argv) {
 // ---- aggregate --------------------------------------------------------------
 
 int RunAggregate(const std::vector<std::string>& argv) {
-  Command cmd{"aggregate", "[flags]",
-              "Run the aggregator: consume tallies, keep per-race, candidate and county\n"
-              "totals, fire alerts to the alerts topic, dead-letter bad input. Runs until\n"
-              "SIGINT/SIGTERM, then drains, delivers alerts, commits and leaves the group.",
-              {{"group", "ID", "consumer group (default tallywire-aggregator)"},
-               {"threads", "N", "consumer threads, each a group member (default 1)"},
-               {"http", "HOST:PORT", "serve /races, /metrics, /healthz, /readyz"},
-               {"rules", "FILE", "alert rules file (see consumers/alerts/rules.h)"},
-               {"window", "MINUTES", "momentum window in event time (default 30)"},
-               {"exit-when-idle", "SECONDS", "stop after this long with no new events (tests, batch)"}}};
+  Command cmd{
+      "aggregate",
+      "[flags]",
+      "Run the aggregator: consume tallies, keep per-race, candidate and county\n"
+      "totals, fire alerts to the alerts topic, dead-letter bad input. Runs until\n"
+      "SIGINT/SIGTERM, then drains, delivers alerts, commits and leaves the group.",
+      {{"group", "ID", "consumer group (default tallywire-aggregator)"},
+       {"threads", "N", "consumer threads, each a group member (default 1)"},
+       {"http", "HOST:PORT", "serve /races, /metrics, /healthz, /readyz"},
+       {"rules", "FILE", "alert rules file (see consumers/alerts/rules.h)"},
+       {"window", "MINUTES", "momentum window in event time (default 30)"},
+       {"exit-when-idle", "SECONDS", "stop after this long with no new events (tests, batch)"}}};
   CommonLogFlags(&cmd);
   int code = 0;
   ServiceOptions opts;
@@ -350,7 +360,8 @@ int RunAggregate(const std::vector<std::string>& argv) {
 // ---- alerts -----------------------------------------------------------------
 
 int RunAlerts(const std::vector<std::string>& argv) {
-  Command cmd{"alerts", "[flags]",
+  Command cmd{"alerts",
+              "[flags]",
               "Print alerts from the alerts topic, one line each (or JSON).",
               {{"follow", "", "keep waiting for new alerts (default: stop at the end)"},
                {"from-beginning", "", "start at the oldest alert (default: only new ones)"},

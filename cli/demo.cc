@@ -38,14 +38,16 @@ std::string Board(const RaceSnapshot& s, const std::vector<AlertEvent>& alerts, 
   const absl::TimeZone edt = absl::FixedTimeZone(-4 * 3600);
   std::string out = absl::StrCat(
       m.name, final ? "  — final\n" : "\n",
-      s.last_event_time_ms ? absl::FormatTime("%H:%M EDT", absl::FromUnixMillis(s.last_event_time_ms), edt)
-                           : "--:-- EDT",
+      s.last_event_time_ms
+          ? absl::FormatTime("%H:%M EDT", absl::FromUnixMillis(s.last_event_time_ms), edt)
+          : "--:-- EDT",
       "   precincts reporting ", s.precincts_reporting, "/", s.precincts_total, " (",
       s.precincts_total ? s.precincts_reporting * 100 / s.precincts_total : 0, " %)   ballots ",
       Thousands(s.ballots_cast), "\n\n");
   std::vector<size_t> order(s.votes.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.votes[a] > s.votes[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return s.votes[a] > s.votes[b]; });
   constexpr int kBar = 50;  // 0..100 %, the 50 % line at the middle
   int64_t others = 0;
   for (size_t rank = 0; rank < order.size(); ++rank) {
@@ -61,26 +63,30 @@ std::string Board(const RaceSnapshot& s, const std::vector<AlertEvent>& alerts, 
       if (i == kBar / 2) bar += "|";
       bar += i < filled ? "#" : (i % 5 == 4 ? "." : " ");
     }
-    absl::StrAppend(&out, absl::StrFormat("  %-26s %9s %6.2f %%  %s\n",
-                                          absl::StrCat(m.candidates[c].name, " (", m.candidates[c].party, ")"),
-                                          Thousands(s.votes[c]), bp / 100.0, bar));
+    absl::StrAppend(
+        &out, absl::StrFormat("  %-26s %9s %6.2f %%  %s\n",
+                              absl::StrCat(m.candidates[c].name, " (", m.candidates[c].party, ")"),
+                              Thousands(s.votes[c]), bp / 100.0, bar));
   }
   if (others > 0) {
-    absl::StrAppend(&out, absl::StrFormat("  %-26s %9s %6.2f %%\n", absl::StrCat(order.size() - 6, " others"),
-                                          Thousands(others),
-                                          s.total_votes ? 100.0 * others / s.total_votes : 0.0));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("  %-26s %9s %6.2f %%\n", absl::StrCat(order.size() - 6, " others"),
+                        Thousands(others), s.total_votes ? 100.0 * others / s.total_votes : 0.0));
   }
   // Prefix "  name(26) votes(9) share %  " is 49 columns wide.
   absl::StrAppend(&out, std::string(49 + kBar / 2, ' '), "^ 50 %\n");
   absl::StrAppend(&out, "\n  momentum (share of votes added in the last 30 min of the night): ");
   for (size_t rank = 0; rank < 3 && rank < order.size(); ++rank) {
     absl::StrAppend(&out, m.candidates[order[rank]].name, " ",
-                    absl::StrFormat("%.1f %%", s.WindowShareBp(order[rank]) / 100.0), rank < 2 ? ", " : "\n");
+                    absl::StrFormat("%.1f %%", s.WindowShareBp(order[rank]) / 100.0),
+                    rank < 2 ? ", " : "\n");
   }
   absl::StrAppend(&out, "\nalerts:\n");
   const size_t first = final || alerts.size() <= 8 ? 0 : alerts.size() - 8;
   for (size_t i = first; i < alerts.size(); ++i) {
-    absl::StrAppend(&out, "  ", absl::FormatTime("%H:%M", absl::FromUnixMillis(alerts[i].event_time_ms), edt),
+    absl::StrAppend(&out, "  ",
+                    absl::FormatTime("%H:%M", absl::FromUnixMillis(alerts[i].event_time_ms), edt),
                     "  ", alerts[i].message, "\n");
   }
   return out;
@@ -89,7 +95,8 @@ std::string Board(const RaceSnapshot& s, const std::vector<AlertEvent>& alerts, 
 }  // namespace
 
 int RunDemo(const std::vector<std::string>& argv) {
-  Command cmd{"demo", "[flags]",
+  Command cmd{"demo",
+              "[flags]",
               "Replay the April 18, 2017 GA-06 special election night (18 candidates;\n"
               "Ossoff above 50 % early, 48.1 % at the end: a runoff) through Kafka, with a\n"
               "live race board and the alerts as they fire. Without --brokers it starts the\n"
@@ -138,7 +145,8 @@ int RunDemo(const std::vector<std::string>& argv) {
     cfg.Set("bootstrap.servers", broker->bootstrap());
     kafka::EmbeddedBroker::TuneClient(&cfg);
     std::fprintf(stderr, "demo: embedded broker at %s\n", broker->bootstrap().c_str());
-  } else if (absl::Status st = kafka::CreateTopics(cfg, DefaultTopics(), absl::Seconds(30)); !st.ok()) {
+  } else if (absl::Status st = kafka::CreateTopics(cfg, DefaultTopics(), absl::Seconds(30));
+             !st.ok()) {
     std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());
     return 1;
   }
@@ -161,13 +169,16 @@ int RunDemo(const std::vector<std::string>& argv) {
   std::vector<AlertEvent> alerts;
   std::atomic<bool> stop_follow{false};
   std::thread follower([&] {
-    auto s = FollowAlerts(cfg, {.from_beginning = true, .follow = true, .stop = &stop_follow},
-                          [&](const AlertEvent& a) {
-                            if (a.detect_time_ms < demo_start_ms || a.race_id != feed.races[0].race_id) return;
-                            std::lock_guard<std::mutex> lock(alerts_mu);
-                            alerts.push_back(a);
-                          });
-    if (!s.ok()) Log(LogLevel::kError, "demo_alerts", {{"error", std::string(s.status().message())}});
+    auto s =
+        FollowAlerts(cfg, {.from_beginning = true, .follow = true, .stop = &stop_follow},
+                     [&](const AlertEvent& a) {
+                       if (a.detect_time_ms < demo_start_ms || a.race_id != feed.races[0].race_id)
+                         return;
+                       std::lock_guard<std::mutex> lock(alerts_mu);
+                       alerts.push_back(a);
+                     });
+    if (!s.ok())
+      Log(LogLevel::kError, "demo_alerts", {{"error", std::string(s.status().message())}});
   });
 
   std::atomic<bool> published{false};
@@ -213,7 +224,7 @@ int RunDemo(const std::vector<std::string>& argv) {
   producer.join();
   // Let the last alerts make it through the alerts topic to the follower.
   size_t seen = alerts_copy().size();
-  for (int quiet = 0; quiet < 6 && !g_stop.load(); ) {
+  for (int quiet = 0; quiet < 6 && !g_stop.load();) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     const size_t now = alerts_copy().size();
     quiet = now == seen ? quiet + 1 : 0;

@@ -75,7 +75,8 @@ absl::StatusOr<Args> ParseArgs(const Command& cmd, const std::vector<std::string
       continue;
     }
     const Flag* flag = nullptr;
-    for (const Flag& f : flags) if (f.name == name) flag = &f;
+    for (const Flag& f : flags)
+      if (f.name == name) flag = &f;
     if (flag == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("tallywire ", cmd.name, ": unknown flag ", a, " (see --help)"));
@@ -102,8 +103,8 @@ absl::StatusOr<Args> ParseArgs(const Command& cmd, const std::vector<std::string
 }
 
 std::string HelpText(const Command& cmd) {
-  std::string out = absl::StrCat("usage: tallywire ", cmd.name, " ", cmd.usage, "\n\n",
-                                 cmd.summary, "\n\nflags:\n");
+  std::string out = absl::StrCat("usage: tallywire ", cmd.name, " ", cmd.usage, "\n\n", cmd.summary,
+                                 "\n\nflags:\n");
   for (const Flag& f : AllFlags(cmd)) {
     std::string left = f.name == "X" ? "  -X " : absl::StrCat("  --", f.name);
     if (!f.value_name.empty()) absl::StrAppend(&left, f.name == "X" ? "" : " ", f.value_name);

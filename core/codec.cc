@@ -12,19 +12,18 @@ constexpr flatbuffers::uoffset_t kMaxTables = 1'000'000;
 
 absl::Status CheckSize(absl::Span<const uint8_t> bytes) {
   if (bytes.size() < 8) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("buffer too short: ", bytes.size(), " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("buffer too short: ", bytes.size(), " bytes"));
   }
   if (bytes.size() > kMaxMessageBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "buffer too large: ", bytes.size(), " bytes (limit ", kMaxMessageBytes, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("buffer too large: ", bytes.size(), " bytes (limit ", kMaxMessageBytes, ")"));
   }
   return absl::OkStatus();
 }
 
 template <typename T>
-absl::StatusOr<const T*> VerifiedRoot(absl::Span<const uint8_t> bytes,
-                                      const char* identifier, absl::string_view what) {
+absl::StatusOr<const T*> VerifiedRoot(absl::Span<const uint8_t> bytes, const char* identifier,
+                                      absl::string_view what) {
   TW_RETURN_IF_ERROR(CheckSize(bytes));
   if (!flatbuffers::BufferHasIdentifier(bytes.data(), identifier)) {
     return absl::InvalidArgumentError(
@@ -40,8 +39,7 @@ absl::StatusOr<const T*> VerifiedRoot(absl::Span<const uint8_t> bytes,
 absl::Status CheckCount(int64_t v, absl::string_view field) {
   if (v < 0) return absl::InvalidArgumentError(absl::StrCat("negative ", field, ": ", v));
   if (v > kMaxCount) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " overflows: ", v, " > ", kMaxCount));
+    return absl::InvalidArgumentError(absl::StrCat(field, " overflows: ", v, " > ", kMaxCount));
   }
   return absl::OkStatus();
 }
@@ -50,13 +48,12 @@ absl::Status CheckCounts(const flatbuffers::Vector<int64_t>* v, size_t expected,
                          absl::string_view field) {
   if (v == nullptr) return absl::OkStatus();
   if (v->size() != expected) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " has ", v->size(),
-                                                   " entries, votes has ", expected));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", v->size(), " entries, votes has ", expected));
   }
   for (int64_t x : *v) TW_RETURN_IF_ERROR(CheckCount(x, field));
   return absl::OkStatus();
 }
-
 
 std::string Copy(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
 
@@ -69,7 +66,7 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb) {
 }
 
 flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilder& fbb,
-                                                    const std::string& s) {
+                                                   const std::string& s) {
   return s.empty() ? 0 : fbb.CreateString(s);
 }
 
@@ -89,9 +86,9 @@ absl::StatusOr<MessageKind> IdentifyMessage(absl::Span<const uint8_t> bytes) {
 }
 
 absl::StatusOr<const wire::PrecinctTally*> DecodeTally(absl::Span<const uint8_t> bytes) {
-  TW_ASSIGN_OR_RETURN(const wire::PrecinctTally* t,
-                      VerifiedRoot<wire::PrecinctTally>(
-                          bytes, wire::PrecinctTallyIdentifier(), "PrecinctTally"));
+  TW_ASSIGN_OR_RETURN(
+      const wire::PrecinctTally* t,
+      VerifiedRoot<wire::PrecinctTally>(bytes, wire::PrecinctTallyIdentifier(), "PrecinctTally"));
   const size_t n = t->votes()->size();
   if (n == 0) return absl::InvalidArgumentError("tally has no candidate votes");
   TW_RETURN_IF_ERROR(CheckCounts(t->votes(), n, "votes"));
@@ -109,11 +106,10 @@ absl::StatusOr<const wire::PrecinctTally*> DecodeTally(absl::Span<const uint8_t>
   return t;
 }
 
-absl::StatusOr<const wire::RaceDefinition*> DecodeRaceDefinition(
-    absl::Span<const uint8_t> bytes) {
+absl::StatusOr<const wire::RaceDefinition*> DecodeRaceDefinition(absl::Span<const uint8_t> bytes) {
   TW_ASSIGN_OR_RETURN(const wire::RaceDefinition* r,
-                      VerifiedRoot<wire::RaceDefinition>(
-                          bytes, wire::RaceDefinitionIdentifier(), "RaceDefinition"));
+                      VerifiedRoot<wire::RaceDefinition>(bytes, wire::RaceDefinitionIdentifier(),
+                                                         "RaceDefinition"));
   if (r->race_id()->size() == 0) return absl::InvalidArgumentError("empty race id");
   if (r->candidates()->size() == 0)
     return absl::InvalidArgumentError("race definition has no candidates");
@@ -131,9 +127,9 @@ absl::StatusOr<const wire::RaceDefinition*> DecodeRaceDefinition(
 }
 
 absl::StatusOr<const wire::SocialPost*> DecodePost(absl::Span<const uint8_t> bytes) {
-  TW_ASSIGN_OR_RETURN(const wire::SocialPost* p,
-                      VerifiedRoot<wire::SocialPost>(bytes, wire::SocialPostIdentifier(),
-                                                     "SocialPost"));
+  TW_ASSIGN_OR_RETURN(
+      const wire::SocialPost* p,
+      VerifiedRoot<wire::SocialPost>(bytes, wire::SocialPostIdentifier(), "SocialPost"));
   if (p->id()->size() == 0) return absl::InvalidArgumentError("empty post id");
   TW_RETURN_IF_ERROR(CheckCount(p->likes(), "likes"));
   TW_RETURN_IF_ERROR(CheckCount(p->reposts(), "reposts"));
@@ -155,8 +151,7 @@ std::string EncodeTally(const TallyEvent& e) {
   flatbuffers::Offset<wire::VoteTypeVotes> by_type = 0;
   if (e.by_type) {
     auto vec = [&](const std::vector<int64_t>& v) {
-      return v.empty() ? flatbuffers::Offset<flatbuffers::Vector<int64_t>>(0)
-                       : fbb.CreateVector(v);
+      return v.empty() ? flatbuffers::Offset<flatbuffers::Vector<int64_t>>(0) : fbb.CreateVector(v);
     };
     auto early = vec(e.by_type->early), absentee = vec(e.by_type->absentee),
          eday = vec(e.by_type->election_day), prov = vec(e.by_type->provisional);
@@ -220,11 +215,10 @@ std::string EncodeAlert(const AlertEvent& e) {
   auto topic = OptString(fbb, e.source_topic);
   auto prev = OptString(fbb, e.previous_candidate_id);
   auto msg = OptString(fbb, e.message);
-  fbb.Finish(wire::CreateAlert(fbb, id, e.kind, race, cand, cand_name, e.threshold_bp,
-                               e.share_bp, e.votes, e.total_votes, e.precincts_reporting,
-                               e.precincts_total, e.event_time_ms, e.produce_time_ms,
-                               e.detect_time_ms, topic, e.source_partition, e.source_offset,
-                               prev, msg),
+  fbb.Finish(wire::CreateAlert(fbb, id, e.kind, race, cand, cand_name, e.threshold_bp, e.share_bp,
+                               e.votes, e.total_votes, e.precincts_reporting, e.precincts_total,
+                               e.event_time_ms, e.produce_time_ms, e.detect_time_ms, topic,
+                               e.source_partition, e.source_offset, prev, msg),
              wire::AlertIdentifier());
   return Finish(fbb);
 }
@@ -254,8 +248,10 @@ RaceDefinitionEvent ToValue(const wire::RaceDefinition& r) {
   e.race_id = Copy(r.race_id());
   e.name = Copy(r.name());
   for (const wire::Candidate* c : *r.candidates()) {
-    CandidateInfo ci{std::string(View(c->id())), std::string(View(c->name())),
-                     std::string(View(c->party())), {}};
+    CandidateInfo ci{std::string(View(c->id())),
+                     std::string(View(c->name())),
+                     std::string(View(c->party())),
+                     {}};
     if (c->aliases() != nullptr)
       for (const flatbuffers::String* a : *c->aliases()) ci.aliases.emplace_back(Copy(a));
     e.candidates.push_back(std::move(ci));
@@ -314,13 +310,20 @@ AlertEvent ToValue(const wire::Alert& a) {
 
 absl::string_view AlertKindName(wire::AlertKind kind) {
   switch (kind) {
-    case wire::AlertKind::ThresholdCrossedUp: return "threshold_up";
-    case wire::AlertKind::ThresholdCrossedDown: return "threshold_down";
-    case wire::AlertKind::LeaderChange: return "leader_change";
-    case wire::AlertKind::RunoffCertain: return "runoff_certain";
-    case wire::AlertKind::WinnerCertain: return "winner_certain";
-    case wire::AlertKind::ReportingMilestone: return "reporting_milestone";
-    case wire::AlertKind::SocialBurst: return "social_burst";
+    case wire::AlertKind::ThresholdCrossedUp:
+      return "threshold_up";
+    case wire::AlertKind::ThresholdCrossedDown:
+      return "threshold_down";
+    case wire::AlertKind::LeaderChange:
+      return "leader_change";
+    case wire::AlertKind::RunoffCertain:
+      return "runoff_certain";
+    case wire::AlertKind::WinnerCertain:
+      return "winner_certain";
+    case wire::AlertKind::ReportingMilestone:
+      return "reporting_milestone";
+    case wire::AlertKind::SocialBurst:
+      return "social_burst";
   }
   return "unknown";
 }

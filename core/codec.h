@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "schemas/alert_generated.h"
 #include "schemas/post_generated.h"
@@ -42,8 +42,7 @@ enum class MessageKind { kTally, kRaceDefinition, kPost, kAlert };
 absl::StatusOr<MessageKind> IdentifyMessage(absl::Span<const uint8_t> bytes);
 
 absl::StatusOr<const wire::PrecinctTally*> DecodeTally(absl::Span<const uint8_t> bytes);
-absl::StatusOr<const wire::RaceDefinition*> DecodeRaceDefinition(
-    absl::Span<const uint8_t> bytes);
+absl::StatusOr<const wire::RaceDefinition*> DecodeRaceDefinition(absl::Span<const uint8_t> bytes);
 absl::StatusOr<const wire::SocialPost*> DecodePost(absl::Span<const uint8_t> bytes);
 absl::StatusOr<const wire::Alert*> DecodeAlert(absl::Span<const uint8_t> bytes);
 

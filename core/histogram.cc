@@ -43,8 +43,8 @@ int64_t LatencyHistogram::Percentile(double p) const {
   uint64_t total = 0;
   for (const auto& c : counts_) total += c.load(std::memory_order_relaxed);
   if (total == 0) return 0;
-  const uint64_t rank =
-      std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total))));
+  const uint64_t rank = std::max<uint64_t>(
+      1, static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total))));
   uint64_t seen = 0;
   for (int b = 0; b < kBuckets; ++b) {
     seen += counts_[b].load(std::memory_order_relaxed);
@@ -95,7 +95,8 @@ std::string LatencyHistogram::PrometheusText(const std::string& name, const std:
   }
   absl::StrAppend(&out, name, "_bucket{le=\"+Inf\"} ", Count(), "\n");
   absl::StrAppend(&out, name, "_sum ",
-                  absl::StrFormat("%.9f", static_cast<double>(sum_.load()) * unit_to_seconds), "\n");
+                  absl::StrFormat("%.9f", static_cast<double>(sum_.load()) * unit_to_seconds),
+                  "\n");
   absl::StrAppend(&out, name, "_count ", Count(), "\n");
   return out;
 }

@@ -17,11 +17,16 @@ namespace tallywire {
 namespace {
 absl::string_view Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 }  // namespace
@@ -98,10 +103,9 @@ void HttpServer::HandleConnection(int fd) {
     if (size_t q = path.find('?'); q != absl::string_view::npos) path = path.substr(0, q);
     resp = handler_(path);
   }
-  std::string out = absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
-                                 "\r\nContent-Type: ", resp.content_type,
-                                 "\r\nContent-Length: ", resp.body.size(),
-                                 "\r\nConnection: close\r\n\r\n", resp.body);
+  std::string out = absl::StrCat(
+      "HTTP/1.1 ", resp.status, " ", Reason(resp.status), "\r\nContent-Type: ", resp.content_type,
+      "\r\nContent-Length: ", resp.body.size(), "\r\nConnection: close\r\n\r\n", resp.body);
   size_t off = 0;
   while (off < out.size()) {
     ssize_t n = write(fd, out.data() + off, out.size() - off);

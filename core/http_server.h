@@ -13,10 +13,10 @@
 #include <atomic>
 #include <functional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace tallywire {
 

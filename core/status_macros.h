@@ -12,10 +12,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define TW_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    if (absl::Status tw_status_ = (expr); !tw_status_.ok()) \
-      return tw_status_;                         \
+#define TW_RETURN_IF_ERROR(expr)                                               \
+  do {                                                                         \
+    if (absl::Status tw_status_ = (expr); !tw_status_.ok()) return tw_status_; \
   } while (0)
 
 #define TW_STATUS_CONCAT_INNER_(a, b) a##b

@@ -76,7 +76,8 @@ absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaC
     if (options.rate > 0) {
       due_ns = start + static_cast<int64_t>(i * 1e9 / options.rate);
     } else if (options.speedup > 0 && !options.shuffle) {
-      due_ns = start + static_cast<int64_t>((t.event_time_ms - first_event) * 1e6 / options.speedup);
+      due_ns =
+          start + static_cast<int64_t>((t.event_time_ms - first_event) * 1e6 / options.speedup);
     }
     while (due_ns > 0 && MonotonicNs() < due_ns) {
       if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
@@ -105,8 +106,8 @@ absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaC
   if (tty) progress(true);
   TW_RETURN_IF_ERROR(flushed);
   if (summary.failed > 0) {
-    return absl::UnavailableError(absl::StrCat(summary.failed, " of ", summary.sent,
-                                               " messages failed delivery"));
+    return absl::UnavailableError(
+        absl::StrCat(summary.failed, " of ", summary.sent, " messages failed delivery"));
   }
   return summary;
 }

@@ -42,7 +42,7 @@ struct Input {
   std::vector<std::string> definitions;  // encoded
   std::vector<std::string> tallies;      // encoded
   std::vector<std::string> keys;
-  std::vector<std::string> races;        // race id per tally
+  std::vector<std::string> races;  // race id per tally
   Feed feed;
 };
 
@@ -67,7 +67,8 @@ bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target) {
 Input MakeInput(const EndToEndOptions& o) {
   ScaleOptions shape = o.shape;
   const int64_t per_version = int64_t{shape.races} * shape.precincts;
-  shape.versions = static_cast<int>(std::max<int64_t>(1, (o.events + per_version - 1) / per_version));
+  shape.versions =
+      static_cast<int>(std::max<int64_t>(1, (o.events + per_version - 1) / per_version));
   Input in;
   in.feed = GenerateScaleNight(shape);
   // Versions of a precinct in order, precincts interleaved: the shape of a
@@ -96,10 +97,11 @@ absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, co
   pcfg.SetDefault("client.id", "tallywire-bench-producer");
   TW_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Create(pcfg));
   for (size_t r = 0; r < in.definitions.size(); ++r) {
-    TW_RETURN_IF_ERROR(producer->Produce({.topic = topic,
-                                          .partition = RacePartition(in.feed.races[r].race_id, o.partitions),
-                                          .key = in.feed.races[r].race_id,
-                                          .value = in.definitions[r]}));
+    TW_RETURN_IF_ERROR(
+        producer->Produce({.topic = topic,
+                           .partition = RacePartition(in.feed.races[r].race_id, o.partitions),
+                           .key = in.feed.races[r].race_id,
+                           .value = in.definitions[r]}));
   }
   TW_RETURN_IF_ERROR(producer->Flush(absl::Seconds(30)));
   if (!warm_up()) return absl::DeadlineExceededError("consumers never read the race definitions");
@@ -110,7 +112,8 @@ absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, co
     if (o.rate > 0) {
       const int64_t due = start + static_cast<int64_t>(i * 1e6 / o.rate);
       while (sent < due) {
-        if (due - sent > 200) std::this_thread::sleep_for(std::chrono::microseconds(due - sent - 100));
+        if (due - sent > 200)
+          std::this_thread::sleep_for(std::chrono::microseconds(due - sent - 100));
         sent = NowUnixUs();
       }
       sent = due;
@@ -161,17 +164,19 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
   }
   // Produce only once the group has assigned every partition: the embedded
   // broker keeps a bounded log, and an absent consumer would lose the head.
-  WaitForProgress([&] {
-    int assigned = 0;
-    for (auto& c : consumers) {
-      rd_kafka_topic_partition_list_t* a = nullptr;
-      if (rd_kafka_assignment(c->handle(), &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a != nullptr) {
-        assigned += a->cnt;
-        rd_kafka_topic_partition_list_destroy(a);
-      }
-    }
-    return assigned == o.partitions ? 1 : 0;
-  }, 1);
+  WaitForProgress(
+      [&] {
+        int assigned = 0;
+        for (auto& c : consumers) {
+          rd_kafka_topic_partition_list_t* a = nullptr;
+          if (rd_kafka_assignment(c->handle(), &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a != nullptr) {
+            assigned += a->cnt;
+            rd_kafka_topic_partition_list_destroy(a);
+          }
+        }
+        return assigned == o.partitions ? 1 : 0;
+      },
+      1);
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
   absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
@@ -243,8 +248,10 @@ absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o
   kafka::KafkaConfig cfg = o.kafka;
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   const std::string run = absl::StrCat("-bench-", getpid(), "-", NowUnixMs());
-  const TopicNames raw_topics{"tallies-raw" + run, "posts-raw" + run, "alerts-raw" + run, "dlq-raw" + run};
-  const TopicNames tw_topics{"tallies-tw" + run, "posts-tw" + run, "alerts-tw" + run, "dlq-tw" + run};
+  const TopicNames raw_topics{"tallies-raw" + run, "posts-raw" + run, "alerts-raw" + run,
+                              "dlq-raw" + run};
+  const TopicNames tw_topics{"tallies-tw" + run, "posts-tw" + run, "alerts-tw" + run,
+                             "dlq-tw" + run};
   std::vector<kafka::TopicSpec> specs = DefaultTopics({.partitions = o.partitions}, raw_topics);
   for (auto& s : DefaultTopics({.partitions = o.partitions}, tw_topics)) specs.push_back(s);
   if (cfg.Get("bootstrap.servers").empty()) {
@@ -280,12 +287,13 @@ std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndRes
   const EndToEndResult* raw = nullptr;
   for (const auto& r : results) {
     if (r.mode == "raw") raw = &r;
-    absl::StrAppend(&out, absl::StrFormat(
-        "%-10s %12.0f %9d %9d %9d %9d %9d %12s %10.2f %9.1f %s\n", r.mode, r.events_per_second,
-        r.produce_to_applied.p50, r.produce_to_applied.p90, r.produce_to_applied.p99,
-        r.produce_to_applied.p999, r.produce_to_applied.max,
-        r.mode == "raw" ? "-" : absl::StrCat(r.produce_to_alert.p99), r.cpu_seconds_per_million,
-        r.peak_rss_mb, r.verified ? "yes" : "NO"));
+    absl::StrAppend(
+        &out, absl::StrFormat("%-10s %12.0f %9d %9d %9d %9d %9d %12s %10.2f %9.1f %s\n", r.mode,
+                              r.events_per_second, r.produce_to_applied.p50,
+                              r.produce_to_applied.p90, r.produce_to_applied.p99,
+                              r.produce_to_applied.p999, r.produce_to_applied.max,
+                              r.mode == "raw" ? "-" : absl::StrCat(r.produce_to_alert.p99),
+                              r.cpu_seconds_per_million, r.peak_rss_mb, r.verified ? "yes" : "NO"));
   }
   for (const auto& r : results) {
     if (raw != nullptr && r.mode == "tallywire" && raw->events_per_second > 0) {
@@ -297,25 +305,25 @@ std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndRes
 }
 
 std::string ReportJson(const EndToEndOptions& o, const std::vector<EndToEndResult>& results) {
-  std::string out = absl::StrFormat(
-      "{\"events\":%d,\"partitions\":%d,\"threads\":%d,\"rate\":%g,\"results\":[", o.events,
-      o.partitions, o.threads, o.rate);
+  std::string out =
+      absl::StrFormat("{\"events\":%d,\"partitions\":%d,\"threads\":%d,\"rate\":%g,\"results\":[",
+                      o.events, o.partitions, o.threads, o.rate);
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     auto pct = [](const Percentiles& p) {
       return absl::StrFormat("{\"p50\":%d,\"p90\":%d,\"p99\":%d,\"p999\":%d,\"max\":%d}", p.p50,
                              p.p90, p.p99, p.p999, p.max);
     };
-    absl::StrAppend(&out, i ? "," : "",
-                    absl::StrFormat("{\"mode\":\"%s\",\"events\":%d,\"seconds\":%.3f,"
-                                    "\"events_per_second\":%.1f,\"produce_to_applied_us\":%s,"
-                                    "\"produce_to_alert_us\":%s,\"alerts\":%d,"
-                                    "\"cpu_seconds_per_million\":%.3f,\"peak_rss_mb\":%.1f,"
-                                    "\"verified\":%s}",
-                                    r.mode, r.events, r.seconds, r.events_per_second,
-                                    pct(r.produce_to_applied), pct(r.produce_to_alert), r.alerts,
-                                    r.cpu_seconds_per_million, r.peak_rss_mb,
-                                    r.verified ? "true" : "false"));
+    absl::StrAppend(
+        &out, i ? "," : "",
+        absl::StrFormat("{\"mode\":\"%s\",\"events\":%d,\"seconds\":%.3f,"
+                        "\"events_per_second\":%.1f,\"produce_to_applied_us\":%s,"
+                        "\"produce_to_alert_us\":%s,\"alerts\":%d,"
+                        "\"cpu_seconds_per_million\":%.3f,\"peak_rss_mb\":%.1f,"
+                        "\"verified\":%s}",
+                        r.mode, r.events, r.seconds, r.events_per_second, pct(r.produce_to_applied),
+                        pct(r.produce_to_alert), r.alerts, r.cpu_seconds_per_million, r.peak_rss_mb,
+                        r.verified ? "true" : "false"));
   }
   return out + "]}";
 }

@@ -22,9 +22,9 @@ namespace tallywire {
 struct EndToEndOptions {
   kafka::KafkaConfig kafka;  // bootstrap.servers empty: embedded broker
   int partitions = 4;
-  int threads = 2;           // consumer threads (group members), both modes
+  int threads = 2;  // consumer threads (group members), both modes
   int64_t events = 200'000;
-  double rate = 0;           // offered events/s; 0: flat out
+  double rate = 0;  // offered events/s; 0: flat out
   ScaleOptions shape = {.races = 8, .precincts = 2500, .candidates = 5, .versions = 10};
   bool run_raw = true;
   bool run_tallywire = true;
@@ -48,7 +48,8 @@ struct EndToEndResult {
 };
 
 absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& options);
-std::string FormatReport(const EndToEndOptions& options, const std::vector<EndToEndResult>& results);
+std::string FormatReport(const EndToEndOptions& options,
+                         const std::vector<EndToEndResult>& results);
 std::string ReportJson(const EndToEndOptions& options, const std::vector<EndToEndResult>& results);
 
 }  // namespace tallywire

@@ -46,8 +46,8 @@ AlertEvent RaceDetector::Make(const RaceState& race, const Trigger& t, wire::Ale
   a.source_topic = std::string(t.topic);
   a.source_partition = t.partition;
   a.source_offset = t.offset;
-  a.id = absl::StrCat(m.race_id, "/", AlertKindName(kind), "/", a.candidate_id, "/",
-                      threshold_bp, "/", seq);
+  a.id = absl::StrCat(m.race_id, "/", AlertKindName(kind), "/", a.candidate_id, "/", threshold_bp,
+                      "/", seq);
   return a;
 }
 
@@ -58,8 +58,7 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
   const int64_t reporting = race.precincts_reporting();
   const int64_t precincts = std::max<int64_t>(1, race.precincts_total());
   const int64_t reporting_pct = reporting * 100 / precincts;
-  const std::string reporting_text =
-      absl::StrCat(reporting_pct, " % of precincts reporting");
+  const std::string reporting_text = absl::StrCat(reporting_pct, " % of precincts reporting");
   const int k = static_cast<int>(m.candidate_count());
 
   // Share crossings, gated on a minimum of precincts reporting.
@@ -109,8 +108,8 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
                       ? absl::StrCat(m.candidates[leader].name, " leads (",
                                      FormatPercentBp(a.share_bp), ", ", reporting_text, ")")
                       : absl::StrCat(m.candidates[leader].name, " takes the lead from ",
-                                     m.candidates[leader_].name, " (",
-                                     FormatPercentBp(a.share_bp), ", ", reporting_text, ")");
+                                     m.candidates[leader_].name, " (", FormatPercentBp(a.share_bp),
+                                     ", ", reporting_text, ")");
       leader_ = leader;
       out->push_back(std::move(a));
     }
@@ -152,8 +151,8 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
   for (size_t i = 0; i < rules_.milestones_bp.size(); ++i) {
     if (!milestone_fired_[i] && reporting * 10000 >= int64_t{rules_.milestones_bp[i]} * precincts) {
       milestone_fired_[i] = true;
-      AlertEvent a = Make(race, t, wire::AlertKind::ReportingMilestone, -1,
-                          rules_.milestones_bp[i], 1);
+      AlertEvent a =
+          Make(race, t, wire::AlertKind::ReportingMilestone, -1, rules_.milestones_bp[i], 1);
       a.message = absl::StrCat(m.name.empty() ? m.race_id : m.name, ": ",
                                rules_.milestones_bp[i] / 100, " % of precincts reporting (",
                                reporting, " of ", race.precincts_total(), ")");

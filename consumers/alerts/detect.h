@@ -40,12 +40,12 @@ class RaceDetector {
 
  private:
   enum class Side : uint8_t { kBelow, kAbove };
-  AlertEvent Make(const RaceState& race, const Trigger& t, wire::AlertKind kind,
-                  int candidate, int32_t threshold_bp, uint32_t seq) const;
+  AlertEvent Make(const RaceState& race, const Trigger& t, wire::AlertKind kind, int candidate,
+                  int32_t threshold_bp, uint32_t seq) const;
 
   const AlertRules& rules_;
-  std::vector<Side> side_;          // candidates x thresholds
-  std::vector<uint32_t> fired_;     // candidates x thresholds: crossings so far
+  std::vector<Side> side_;       // candidates x thresholds
+  std::vector<uint32_t> fired_;  // candidates x thresholds: crossings so far
   int leader_ = -1;
   uint32_t leader_changes_ = 0;
   bool runoff_fired_ = false;

@@ -21,9 +21,9 @@ absl::StatusOr<FollowSummary> FollowAlerts(const kafka::KafkaConfig& base,
   TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(cfg));
   TW_ASSIGN_OR_RETURN(const int partitions,
                       consumer->PartitionCount(options.topic, absl::Seconds(30)));
-  TW_RETURN_IF_ERROR(consumer->Assign(
-      options.topic, partitions,
-      options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END));
+  TW_RETURN_IF_ERROR(
+      consumer->Assign(options.topic, partitions,
+                       options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END));
   FollowSummary summary;
   std::vector<bool> at_end(partitions, false);
   int ends = 0;
@@ -57,25 +57,23 @@ absl::StatusOr<FollowSummary> FollowAlerts(const kafka::KafkaConfig& base,
 }
 
 std::string FormatAlertLine(const AlertEvent& a) {
-  return absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(a.event_time_ms),
-                       absl::UTCTimeZone()),
-      "  ", a.race_id, "  ", AlertKindName(a.kind), "  ", a.message);
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(a.event_time_ms),
+                                       absl::UTCTimeZone()),
+                      "  ", a.race_id, "  ", AlertKindName(a.kind), "  ", a.message);
 }
 
 std::string AlertJson(const AlertEvent& a) {
   return absl::StrCat(
-      "{\"id\":\"", JsonEscape(a.id), "\",\"kind\":\"", AlertKindName(a.kind),
-      "\",\"race_id\":\"", JsonEscape(a.race_id), "\",\"candidate_id\":\"",
-      JsonEscape(a.candidate_id), "\",\"candidate_name\":\"", JsonEscape(a.candidate_name),
-      "\",\"threshold_bp\":", a.threshold_bp, ",\"share_bp\":", a.share_bp,
-      ",\"votes\":", a.votes, ",\"total_votes\":", a.total_votes,
-      ",\"precincts_reporting\":", a.precincts_reporting,
+      "{\"id\":\"", JsonEscape(a.id), "\",\"kind\":\"", AlertKindName(a.kind), "\",\"race_id\":\"",
+      JsonEscape(a.race_id), "\",\"candidate_id\":\"", JsonEscape(a.candidate_id),
+      "\",\"candidate_name\":\"", JsonEscape(a.candidate_name),
+      "\",\"threshold_bp\":", a.threshold_bp, ",\"share_bp\":", a.share_bp, ",\"votes\":", a.votes,
+      ",\"total_votes\":", a.total_votes, ",\"precincts_reporting\":", a.precincts_reporting,
       ",\"precincts_total\":", a.precincts_total, ",\"event_time_ms\":", a.event_time_ms,
       ",\"produce_time_ms\":", a.produce_time_ms, ",\"detect_time_ms\":", a.detect_time_ms,
       ",\"source\":\"", JsonEscape(a.source_topic), "/", a.source_partition, "/", a.source_offset,
-      "\",\"previous_candidate_id\":\"", JsonEscape(a.previous_candidate_id),
-      "\",\"message\":\"", JsonEscape(a.message), "\"}");
+      "\",\"previous_candidate_id\":\"", JsonEscape(a.previous_candidate_id), "\",\"message\":\"",
+      JsonEscape(a.message), "\"}");
 }
 
 }  // namespace tallywire

@@ -16,7 +16,8 @@ absl::StatusOr<int32_t> ParsePercentBp(absl::string_view s) {
   s = absl::StripAsciiWhitespace(s);
   if (absl::ConsumeSuffix(&s, "%")) s = absl::StripAsciiWhitespace(s);
   if (!absl::SimpleAtod(s, &pct) || !(pct >= 0 && pct <= 100)) {
-    return absl::InvalidArgumentError(absl::StrCat("expected a percentage 0..100, got \"", s, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a percentage 0..100, got \"", s, "\""));
   }
   return static_cast<int32_t>(std::lround(pct * 100));
 }

@@ -60,9 +60,11 @@ std::string ServiceProbe::PrometheusText() const {
   for (int t = 0; t < 2; ++t)
     absl::StrAppend(&out, "tallywire_events_applied_total{topic=\"", kTopics[t], "\"} ",
                     applied_[t].Get(), "\n");
-  counter("tallywire_tallies_stale_total", "Tallies ignored: an equal or newer version was applied.");
+  counter("tallywire_tallies_stale_total",
+          "Tallies ignored: an equal or newer version was applied.");
   absl::StrAppend(&out, "tallywire_tallies_stale_total ", stale_.Get(), "\n");
-  counter("tallywire_events_restored_total", "Events replayed to rebuild state after an assignment.");
+  counter("tallywire_events_restored_total",
+          "Events replayed to rebuild state after an assignment.");
   absl::StrAppend(&out, "tallywire_events_restored_total ", restored_.Get(), "\n");
   counter("tallywire_alerts_total", "Alerts published, by kind.");
   for (int k = 0; k < kAlertKinds; ++k)
@@ -76,7 +78,8 @@ std::string ServiceProbe::PrometheusText() const {
   absl::StrAppend(&out, "tallywire_consume_errors_total ", consume_errors_.Get(), "\n");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    counter("tallywire_dead_lettered_total", "Events set aside on the dead-letter topic, by reason.");
+    counter("tallywire_dead_lettered_total",
+            "Events set aside on the dead-letter topic, by reason.");
     for (const auto& [reason, n] : dead_letters_)
       absl::StrAppend(&out, "tallywire_dead_lettered_total{reason=\"", reason, "\"} ", n, "\n");
     absl::StrAppend(&out, "# HELP tallywire_consumer_lag Messages behind the high watermark.\n",

@@ -9,7 +9,8 @@
 
 namespace tallywire {
 
-absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(ServiceOptions options) {
+absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
+    ServiceOptions options) {
   std::unique_ptr<AggregatorService> svc(new AggregatorService());
   svc->options_ = std::move(options);
   if (svc->options_.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
@@ -29,7 +30,8 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(Serv
   }
   if (!svc->options_.http_listen.empty()) {
     const AggregatorService* self = svc.get();
-    svc->http_ = std::make_unique<HttpServer>([self](absl::string_view p) { return self->Serve(p); });
+    svc->http_ =
+        std::make_unique<HttpServer>([self](absl::string_view p) { return self->Serve(p); });
     if (absl::Status st = svc->http_->Start(svc->options_.http_listen); !st.ok()) {
       (void)svc->Stop();
       return st;
@@ -67,8 +69,7 @@ std::string RaceSnapshotJson(const RaceSnapshot& s) {
     for (size_t c = 0; c < votes.size(); ++c) {
       absl::StrAppend(&out, c ? "," : "", "{\"id\":\"", JsonEscape(m.candidates[c].id),
                       "\",\"name\":\"", JsonEscape(m.candidates[c].name), "\",\"party\":\"",
-                      JsonEscape(m.candidates[c].party), "\",\"votes\":", votes[c],
-                      ",\"share\":",
+                      JsonEscape(m.candidates[c].party), "\",\"votes\":", votes[c], ",\"share\":",
                       absl::StrFormat("%.4f", total > 0 ? 100.0 * votes[c] / total : 0.0), "}");
     }
     return out + "]";
@@ -81,16 +82,14 @@ std::string RaceSnapshotJson(const RaceSnapshot& s) {
       ",\"uncounted_registered\":", s.uncounted_registered,
       ",\"precincts_reporting\":", s.precincts_reporting,
       ",\"precincts_total\":", s.precincts_total, ",\"reports_applied\":", s.applied,
-      ",\"last_event_time_ms\":", s.last_event_time_ms, ",\"candidates\":",
-      candidates(s.votes), ",\"window\":{\"votes_added\":", candidates(s.window_votes),
-      "},\"counties\":[");
+      ",\"last_event_time_ms\":", s.last_event_time_ms, ",\"candidates\":", candidates(s.votes),
+      ",\"window\":{\"votes_added\":", candidates(s.window_votes), "},\"counties\":[");
   for (size_t j = 0; j < s.counties.size(); ++j) {
     const CountySnapshot& c = s.counties[j];
-    absl::StrAppend(&out, j ? "," : "", "{\"name\":\"", JsonEscape(c.name),
-                    "\",\"ballots_cast\":", c.ballots_cast,
-                    ",\"precincts_reporting\":", c.precincts_reporting,
-                    ",\"precincts_total\":", c.precincts_total,
-                    ",\"candidates\":", candidates(c.votes), "}");
+    absl::StrAppend(
+        &out, j ? "," : "", "{\"name\":\"", JsonEscape(c.name),
+        "\",\"ballots_cast\":", c.ballots_cast, ",\"precincts_reporting\":", c.precincts_reporting,
+        ",\"precincts_total\":", c.precincts_total, ",\"candidates\":", candidates(c.votes), "}");
   }
   return out + "]}";
 }
@@ -98,7 +97,8 @@ std::string RaceSnapshotJson(const RaceSnapshot& s) {
 HttpResponse AggregatorService::Serve(absl::string_view path) const {
   constexpr const char* kJson = "application/json";
   if (path == "/healthz") return {200, "ok\n"};
-  if (path == "/readyz") return ready() ? HttpResponse{200, "ready\n"} : HttpResponse{503, "not ready\n"};
+  if (path == "/readyz")
+    return ready() ? HttpResponse{200, "ready\n"} : HttpResponse{503, "not ready\n"};
   if (path == "/metrics") return {200, probe_.PrometheusText()};
   if (path == "/races" || path == "/races/") {
     std::string body = "[";

@@ -54,11 +54,10 @@ absl::Status Worker::Init() {
   ccfg.Set("group.id", options_.group_id);
   ccfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
   ccfg.SetDefault("partition.assignment.strategy", "cooperative-sticky");
-  TW_ASSIGN_OR_RETURN(
-      consumer_,
-      kafka::Consumer::Create(
-          ccfg, [this](rd_kafka_topic_partition_list_t* p) { OnAssign(p); },
-          [this](const rd_kafka_topic_partition_list_t* p) { OnRevoke(p); }));
+  TW_ASSIGN_OR_RETURN(consumer_,
+                      kafka::Consumer::Create(
+                          ccfg, [this](rd_kafka_topic_partition_list_t* p) { OnAssign(p); },
+                          [this](const rd_kafka_topic_partition_list_t* p) { OnRevoke(p); }));
   return consumer_->Subscribe({options_.topics.tallies});
 }
 
@@ -194,21 +193,20 @@ absl::Status Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kaf
 void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
   const std::string reason = ReasonOf(why);
   probe_->on_dead_letter(reason);
-  const std::string source =
-      absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset);
+  const std::string source = absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset);
   Log(LogLevel::kWarn, "dead_letter",
       {{"source", source}, {"reason", reason}, {"error", std::string(why.message())}});
   TrackPending(m.partition, m.offset, -1);
-  absl::Status st = producer_->Produce(
-      {.topic = options_.topics.dlq,
-       .key = kafka::Key(m),
-       .value = kafka::Payload(m),
-       .headers = {{"tallywire.reason", reason},
-                   {"tallywire.error", std::string(why.message())},
-                   {"tallywire.source", source}},
-       .token = Token(m.partition, m.offset, true)});
+  absl::Status st = producer_->Produce({.topic = options_.topics.dlq,
+                                        .key = kafka::Key(m),
+                                        .value = kafka::Payload(m),
+                                        .headers = {{"tallywire.reason", reason},
+                                                    {"tallywire.error", std::string(why.message())},
+                                                    {"tallywire.source", source}},
+                                        .token = Token(m.partition, m.offset, true)});
   if (!st.ok()) {
-    Log(LogLevel::kError, "dead_letter_failed", {{"source", source}, {"error", std::string(st.message())}});
+    Log(LogLevel::kError, "dead_letter_failed",
+        {{"source", source}, {"error", std::string(st.message())}});
   }
 }
 
@@ -231,10 +229,11 @@ void Worker::OnDelivery(const kafka::Delivery& d) {
   if (d.error) {
     if (!dead_letter) probe_->on_alert_failed();
     Log(LogLevel::kError, dead_letter ? "dead_letter_undelivered" : "alert_undelivered",
-        {{"partition", absl::StrCat(partition)}, {"offset", absl::StrCat(offset)},
+        {{"partition", absl::StrCat(partition)},
+         {"offset", absl::StrCat(offset)},
          {"error", rd_kafka_err2str(d.error)}});
     if (prog.stuck_at < 0 || offset < prog.stuck_at) prog.stuck_at = offset;
-  } 
+  }
   for (Pending& p : prog.pending) {
     if (p.offset != offset) continue;
     --p.remaining;
@@ -280,8 +279,10 @@ void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     // Rebuild the races of this partition from the compacted log.
     tp.offset = RD_KAFKA_OFFSET_BEGINNING;
     Log(LogLevel::kInfo, "partition_assigned",
-        {{"worker", absl::StrCat(index_)}, {"topic", tp.topic},
-         {"partition", absl::StrCat(tp.partition)}, {"restore_until", absl::StrCat(prog.restore_until)}});
+        {{"worker", absl::StrCat(index_)},
+         {"topic", tp.topic},
+         {"partition", absl::StrCat(tp.partition)},
+         {"restore_until", absl::StrCat(prog.restore_until)}});
   }
   caught_up_.store(false, std::memory_order_release);
   joined_.store(true, std::memory_order_release);

@@ -48,7 +48,7 @@ class Worker {
     int64_t restore_until = 0;  // offsets below were handled before: replay silently
     int64_t next = -1;          // next offset to handle (-1: none yet)
     int64_t committed = -1;
-    int64_t stuck_at = -1;      // an alert here failed: never commit past it
+    int64_t stuck_at = -1;        // an alert here failed: never commit past it
     std::deque<Pending> pending;  // offsets with undelivered alerts/dead letters
   };
 
@@ -72,8 +72,8 @@ class Worker {
   std::unique_ptr<kafka::Consumer> consumer_;
   absl::flat_hash_map<std::string, OwnedRace> races_;
   absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // tallies partitions
-  std::vector<AlertEvent> alerts_;  // scratch, reused per event
-  int64_t origin_us_ = 0;           // produce time of the message being handled
+  std::vector<AlertEvent> alerts_;                            // scratch, reused per event
+  int64_t origin_us_ = 0;  // produce time of the message being handled
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};
   std::atomic<bool> caught_up_{false};

@@ -21,23 +21,22 @@ absl::StatusOr<DecodedTally> DecodeTallyFor(
   d.race = find_race(View(tally.race_id()));
   if (d.race == nullptr) {
     return WithReason("unknown_race", absl::NotFoundError(absl::StrCat(
-                                          "race ", View(tally.race_id()),
-                                          " has no definition")));
+                                          "race ", View(tally.race_id()), " has no definition")));
   }
   const RaceModel& model = d.race->model();
   std::optional<PrecinctIndex> p = model.FindPrecinct(View(tally.precinct_id()));
   if (!p) {
-    return WithReason("unknown_precinct",
-                      absl::NotFoundError(absl::StrCat("race ", model.race_id, ": precinct ",
-                                                       View(tally.precinct_id()),
-                                                       " is not in its definition")));
+    return WithReason(
+        "unknown_precinct",
+        absl::NotFoundError(absl::StrCat("race ", model.race_id, ": precinct ",
+                                         View(tally.precinct_id()), " is not in its definition")));
   }
   if (tally.votes()->size() != model.candidate_count()) {
-    return WithReason("candidate_mismatch",
-                      absl::InvalidArgumentError(absl::StrCat(
-                          "race ", model.race_id, " has ", model.candidate_count(),
-                          " candidates, tally for ", View(tally.precinct_id()), " has ",
-                          tally.votes()->size())));
+    return WithReason(
+        "candidate_mismatch",
+        absl::InvalidArgumentError(absl::StrCat(
+            "race ", model.race_id, " has ", model.candidate_count(), " candidates, tally for ",
+            View(tally.precinct_id()), " has ", tally.votes()->size())));
   }
   d.update.precinct = *p;
   d.update.version = tally.version();

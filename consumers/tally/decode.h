@@ -7,10 +7,9 @@
 //   d.race->Apply(d.update);
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "consumers/tally/race.h"
 
 namespace tallywire {

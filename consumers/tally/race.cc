@@ -110,8 +110,7 @@ void RaceState::AssertOwner() {
 #endif
 }
 
-int64_t RaceState::UncountedOf(const RaceModel::Precinct& p, int64_t ballots,
-                               bool complete) const {
+int64_t RaceState::UncountedOf(const RaceModel::Precinct& p, int64_t ballots, bool complete) const {
   if (complete || p.registered_voters < 0) return 0;
   return std::max<int64_t>(0, p.registered_voters - ballots);
 }

@@ -95,8 +95,8 @@ struct RaceSnapshot {
   int64_t uncounted_registered = 0;  // registered voters not yet counted, open precincts
   int64_t applied = 0;               // reports applied (stale ones excluded)
   int64_t last_event_time_ms = 0;
-  std::vector<int64_t> votes;          // per candidate
-  std::vector<int64_t> window_votes;   // votes added in the momentum window
+  std::vector<int64_t> votes;         // per candidate
+  std::vector<int64_t> window_votes;  // votes added in the momentum window
   std::vector<CountySnapshot> counties;
 
   // Share in basis points of the candidate votes (0 when none yet).

@@ -129,20 +129,20 @@ absl::Status Producer::Produce(const OutgoingMessage& msg) {
     void* token = reinterpret_cast<void*>(static_cast<uintptr_t>(msg.token));
     char* value = const_cast<char*>(msg.value.data());
     rd_kafka_resp_err_t err =
-        hdrs ? rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                                 RD_KAFKA_V_PARTITION(msg.partition),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_VALUE(value, msg.value.size()),
-                                 RD_KAFKA_V_KEY(msg.key.data(), msg.key.size()),
-                                 RD_KAFKA_V_TIMESTAMP(msg.timestamp_ms), RD_KAFKA_V_OPAQUE(token),
-                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
-             : rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                                 RD_KAFKA_V_PARTITION(msg.partition),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_VALUE(value, msg.value.size()),
-                                 RD_KAFKA_V_KEY(msg.key.data(), msg.key.size()),
-                                 RD_KAFKA_V_TIMESTAMP(msg.timestamp_ms), RD_KAFKA_V_OPAQUE(token),
-                                 RD_KAFKA_V_END);
+        hdrs
+            ? rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                                RD_KAFKA_V_PARTITION(msg.partition),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_VALUE(value, msg.value.size()),
+                                RD_KAFKA_V_KEY(msg.key.data(), msg.key.size()),
+                                RD_KAFKA_V_TIMESTAMP(msg.timestamp_ms), RD_KAFKA_V_OPAQUE(token),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
+            : rd_kafka_producev(
+                  rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(msg.partition),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                  RD_KAFKA_V_VALUE(value, msg.value.size()),
+                  RD_KAFKA_V_KEY(msg.key.data(), msg.key.size()),
+                  RD_KAFKA_V_TIMESTAMP(msg.timestamp_ms), RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_.get(), 10);
       continue;
@@ -160,8 +160,8 @@ int Producer::Poll(absl::Duration timeout) { return rd_kafka_poll(rk_.get(), Tim
 absl::Status Producer::Flush(absl::Duration timeout) {
   rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), TimeoutMs(timeout));
   if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "flush: ", rd_kafka_outq_len(rk_.get()), " messages still undelivered"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("flush: ", rd_kafka_outq_len(rk_.get()), " messages still undelivered"));
   }
   return KafkaError(err, "flush");
 }
@@ -296,8 +296,8 @@ absl::Status CreateTopics(const KafkaConfig& cfg, const std::vector<TopicSpec>& 
   char err[512];
   absl::Status status;
   for (const TopicSpec& t : topics) {
-    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions,
-                                                    t.replication_factor, err, sizeof(err));
+    rd_kafka_NewTopic_t* nt =
+        rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication_factor, err, sizeof(err));
     if (nt == nullptr) {
       status = absl::InvalidArgumentError(absl::StrCat("topic ", t.name, ": ", err));
       break;
@@ -307,15 +307,16 @@ absl::Status CreateTopics(const KafkaConfig& cfg, const std::vector<TopicSpec>& 
   }
   if (status.ok()) {
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
-    rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t* opts =
+        rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, TimeoutMs(timeout), err, sizeof(err));
     rd_kafka_CreateTopics(rk.get(), new_topics.data(), new_topics.size(), opts, q);
     rd_kafka_event_t* ev = rd_kafka_queue_poll(q, TimeoutMs(timeout) + 5000);
     if (ev == nullptr) {
       status = absl::DeadlineExceededError("create topics: no answer from the cluster");
     } else if (rd_kafka_event_error(ev)) {
-      status = absl::UnavailableError(
-          absl::StrCat("create topics: ", rd_kafka_event_error_string(ev)));
+      status =
+          absl::UnavailableError(absl::StrCat("create topics: ", rd_kafka_event_error_string(ev)));
     } else {
       size_t n = 0;
       const rd_kafka_topic_result_t** results =
@@ -325,8 +326,8 @@ absl::Status CreateTopics(const KafkaConfig& cfg, const std::vector<TopicSpec>& 
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
           const char* msg = rd_kafka_topic_result_error_string(results[i]);
           status = absl::UnavailableError(absl::StrCat("create topic ",
-                                                       rd_kafka_topic_result_name(results[i]),
-                                                       ": ", msg ? msg : rd_kafka_err2str(e)));
+                                                       rd_kafka_topic_result_name(results[i]), ": ",
+                                                       msg ? msg : rd_kafka_err2str(e)));
         }
       }
     }

@@ -16,11 +16,11 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "core/kafka/config.h"
@@ -174,7 +174,8 @@ struct TopicDescription {
   int replication_factor = 0;
   std::vector<int32_t> leaders;
 };
-absl::StatusOr<std::vector<TopicDescription>> DescribeTopics(
-    const KafkaConfig& cfg, const std::vector<std::string>& names, absl::Duration timeout);
+absl::StatusOr<std::vector<TopicDescription>> DescribeTopics(const KafkaConfig& cfg,
+                                                             const std::vector<std::string>& names,
+                                                             absl::Duration timeout);
 
 }  // namespace tallywire::kafka

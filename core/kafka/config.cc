@@ -16,8 +16,7 @@ std::string KafkaConfig::Get(const std::string& key, std::string fallback) const
 absl::Status KafkaConfig::SetFromFlag(absl::string_view kv) {
   size_t eq = kv.find('=');
   if (eq == absl::string_view::npos || eq == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected key=value, got \"", kv, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("expected key=value, got \"", kv, "\""));
   }
   Set(std::string(absl::StripAsciiWhitespace(kv.substr(0, eq))),
       std::string(absl::StripAsciiWhitespace(kv.substr(eq + 1))));
@@ -42,8 +41,7 @@ absl::StatusOr<ConfPtr> KafkaConfig::ToRdKafka() const {
   ConfPtr conf(rd_kafka_conf_new());
   char err[512];
   for (const auto& [k, v] : props_) {
-    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err)) !=
-        RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
       return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, ": ", err));
     }
   }

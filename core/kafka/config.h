@@ -13,9 +13,9 @@
 #include <map>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "librdkafka/rdkafka.h"
 
 namespace tallywire::kafka {

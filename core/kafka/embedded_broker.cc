@@ -21,10 +21,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   if (b->mock_ == nullptr) return absl::InternalError("rd_kafka_mock_cluster_new failed");
   b->bootstrap_ = rd_kafka_mock_cluster_bootstraps(b->mock_);
   for (const TopicSpec& t : opts.topics) {
-    TW_RETURN_IF_ERROR(KafkaError(
-        rd_kafka_mock_topic_create(b->mock_, t.name.c_str(), t.partitions,
-                                   std::min(t.replication_factor, opts.brokers)),
-        absl::StrCat("create mock topic ", t.name)));
+    TW_RETURN_IF_ERROR(
+        KafkaError(rd_kafka_mock_topic_create(b->mock_, t.name.c_str(), t.partitions,
+                                              std::min(t.replication_factor, opts.brokers)),
+                   absl::StrCat("create mock topic ", t.name)));
   }
   return b;
 }

@@ -68,21 +68,46 @@ absl::StatusOr<std::vector<std::string>> SplitCsvRecord(absl::string_view line) 
 
 namespace {
 
-enum Column { kCounty, kPrecinct, kOffice, kDistrict, kCandidate, kParty, kVotes,
-              kEarly, kAbsentee, kElectionDay, kProvisional, kColumnCount };
+enum Column {
+  kCounty,
+  kPrecinct,
+  kOffice,
+  kDistrict,
+  kCandidate,
+  kParty,
+  kVotes,
+  kEarly,
+  kAbsentee,
+  kElectionDay,
+  kProvisional,
+  kColumnCount
+};
 
 std::optional<Column> ColumnOf(absl::string_view header) {
-  static const auto* kNames = new absl::flat_hash_map<std::string, Column>{
-      {"county", kCounty}, {"parish", kCounty}, {"precinct", kPrecinct},
-      {"office", kOffice}, {"district", kDistrict}, {"candidate", kCandidate},
-      {"party", kParty}, {"votes", kVotes}, {"total_votes", kVotes},
-      {"early_voting", kEarly}, {"early_votes", kEarly}, {"early", kEarly},
-      {"absentee", kAbsentee}, {"absentee_by_mail", kAbsentee}, {"mail", kAbsentee},
-      {"absentee_votes", kAbsentee}, {"election_day", kElectionDay},
-      {"election_day_votes", kElectionDay}, {"provisional", kProvisional},
-      {"provisional_votes", kProvisional}};
+  static const auto* kNames =
+      new absl::flat_hash_map<std::string, Column>{{"county", kCounty},
+                                                   {"parish", kCounty},
+                                                   {"precinct", kPrecinct},
+                                                   {"office", kOffice},
+                                                   {"district", kDistrict},
+                                                   {"candidate", kCandidate},
+                                                   {"party", kParty},
+                                                   {"votes", kVotes},
+                                                   {"total_votes", kVotes},
+                                                   {"early_voting", kEarly},
+                                                   {"early_votes", kEarly},
+                                                   {"early", kEarly},
+                                                   {"absentee", kAbsentee},
+                                                   {"absentee_by_mail", kAbsentee},
+                                                   {"mail", kAbsentee},
+                                                   {"absentee_votes", kAbsentee},
+                                                   {"election_day", kElectionDay},
+                                                   {"election_day_votes", kElectionDay},
+                                                   {"provisional", kProvisional},
+                                                   {"provisional_votes", kProvisional}};
   std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(header));
-  for (char& c : key) if (c == ' ' || c == '-') c = '_';
+  for (char& c : key)
+    if (c == ' ' || c == '-') c = '_';
   auto it = kNames->find(key);
   if (it == kNames->end()) return std::nullopt;
   return it->second;
@@ -96,11 +121,13 @@ absl::StatusOr<int64_t> ParseCount(absl::string_view raw, absl::string_view what
   bool negative = false;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
-    if (i == 0 && c == '-') { negative = true; continue; }
+    if (i == 0 && c == '-') {
+      negative = true;
+      continue;
+    }
     if (c == ',' && !digits.empty()) continue;
     if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " is not a whole number: \"", s, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(what, " is not a whole number: \"", s, "\""));
     }
     digits += c;
   }
@@ -125,7 +152,8 @@ bool IsSummaryPrecinct(absl::string_view p) {
 
 bool IsNonCandidate(absl::string_view c) {
   std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(c));
-  for (char& ch : s) if (ch == '-' || ch == '_') ch = ' ';
+  for (char& ch : s)
+    if (ch == '-' || ch == '_') ch = ' ';
   return s == "over votes" || s == "overvotes" || s == "under votes" || s == "undervotes" ||
          s == "total votes" || s == "total" || s == "blank votes" || s == "blanks" ||
          s == "times cast" || s == "total ballots cast";
@@ -136,7 +164,8 @@ enum class VoterRow { kNone, kRegistered, kBallots };
 VoterRow VoterRowOf(absl::string_view office, absl::string_view candidate) {
   std::string o = absl::AsciiStrToLower(absl::StripAsciiWhitespace(office));
   std::string c = absl::AsciiStrToLower(absl::StripAsciiWhitespace(candidate));
-  if (o == "registered voters" || (o == "voters" && c == "registered")) return VoterRow::kRegistered;
+  if (o == "registered voters" || (o == "voters" && c == "registered"))
+    return VoterRow::kRegistered;
   if (o == "ballots cast" || (o == "voters" && c == "ballots cast")) return VoterRow::kBallots;
   return VoterRow::kNone;
 }
@@ -170,7 +199,9 @@ struct RaceData {
   std::map<std::string, std::map<size_t, int64_t>> summaries;
 };
 
-void Grow(std::vector<int64_t>& v, size_t n) { if (v.size() < n) v.resize(n, 0); }
+void Grow(std::vector<int64_t>& v, size_t n) {
+  if (v.size() < n) v.resize(n, 0);
+}
 
 }  // namespace
 
@@ -188,17 +219,19 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
     if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
     uint64_t version = options.version;
     struct stat st;
-    if (version == 0) version = stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_mtime) : 1;
+    if (version == 0)
+      version = stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_mtime) : 1;
     max_version = std::max(max_version, version);
-    const std::string file = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+    const std::string file =
+        path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
 
     auto fail = [&](int line, const absl::Status& why) -> absl::Status {
       std::string msg = absl::StrCat(path, ":", line, ": ", why.message());
       if (options.on_error == OnError::kAbort) return absl::InvalidArgumentError(msg);
       ++report->rows_skipped;
       report->errors.push_back(msg);
-      Log(LogLevel::kWarn, "csv_row_skipped", {{"where", absl::StrCat(path, ":", line)},
-                                               {"error", std::string(why.message())}});
+      Log(LogLevel::kWarn, "csv_row_skipped",
+          {{"where", absl::StrCat(path, ":", line)}, {"error", std::string(why.message())}});
       return absl::OkStatus();
     };
 
@@ -239,36 +272,36 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
           }
         }
         std::vector<std::string> missing;
-        for (auto [c, name] : {std::pair{kPrecinct, "precinct"}, {kOffice, "office"},
-                               {kCandidate, "candidate"}, {kVotes, "votes"}}) {
+        for (auto [c, name] : {std::pair{kPrecinct, "precinct"},
+                               {kOffice, "office"},
+                               {kCandidate, "candidate"},
+                               {kVotes, "votes"}}) {
           if (col[c] < 0) missing.push_back(name);
         }
         if (!missing.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              path, ":", record_line, ": header lacks required column(s) ",
-              absl::StrJoin(missing, ", "), " (header: ", text, ")"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ":", record_line, ": header lacks required column(s) ",
+                           absl::StrJoin(missing, ", "), " (header: ", text, ")"));
         }
         if (!ignored.empty()) {
-          report->notes.push_back(absl::StrCat(path, ": ignored column(s) ",
-                                               absl::StrJoin(ignored, ", ")));
+          report->notes.push_back(
+              absl::StrCat(path, ": ignored column(s) ", absl::StrJoin(ignored, ", ")));
         }
         continue;
       }
       ++report->rows;
       const std::vector<std::string>& f = *fields;
       if (f.size() != header_fields) {
-        TW_RETURN_IF_ERROR(fail(record_line, absl::InvalidArgumentError(absl::StrCat(
-                                                 "expected ", header_fields, " fields, got ",
-                                                 f.size()))));
+        TW_RETURN_IF_ERROR(
+            fail(record_line, absl::InvalidArgumentError(absl::StrCat("expected ", header_fields,
+                                                                      " fields, got ", f.size()))));
         continue;
       }
       auto get = [&](Column c) -> std::string {
-        return col[c] < 0 ? std::string()
-                          : std::string(absl::StripAsciiWhitespace(f[col[c]]));
+        return col[c] < 0 ? std::string() : std::string(absl::StripAsciiWhitespace(f[col[c]]));
       };
       const std::string county = get(kCounty), precinct = get(kPrecinct), office = get(kOffice),
-                        district = get(kDistrict), candidate = get(kCandidate),
-                        party = get(kParty);
+                        district = get(kDistrict), candidate = get(kCandidate), party = get(kParty);
       if (precinct.empty()) {
         TW_RETURN_IF_ERROR(fail(record_line, absl::InvalidArgumentError("empty precinct")));
         continue;
@@ -290,17 +323,22 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
         if (!summary_reported[county]) {
           summary_reported[county] = true;
           report->notes.push_back(absl::StrCat(path, ":", record_line, ": county summary row (",
-                                               county.empty() ? "no county" : county, ", precinct \"",
-                                               precinct, "\") recognised, not published"));
+                                               county.empty() ? "no county" : county,
+                                               ", precinct \"", precinct,
+                                               "\") recognised, not published"));
           Log(LogLevel::kInfo, "csv_summary_row",
-              {{"where", absl::StrCat(path, ":", record_line)}, {"county", county},
+              {{"where", absl::StrCat(path, ":", record_line)},
+               {"county", county},
                {"precinct", precinct}});
         }
       }
       if (voter_row != VoterRow::kNone) {
         if (summary) continue;
         PrecinctData& pd = precincts[key];
-        if (pd.file.empty()) { pd.file = file; pd.first_order = precinct_seq++; }
+        if (pd.file.empty()) {
+          pd.file = file;
+          pd.first_order = precinct_seq++;
+        }
         (voter_row == VoterRow::kRegistered ? pd.registered : pd.ballots) = *votes;
         continue;
       }
@@ -341,10 +379,10 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
       RaceData::Cell& cell = cell_it->second;
       if (cell.line.size() <= ci) cell.line.resize(ci + 1, 0);
       if (cell.line[ci] != 0) {
-        TW_RETURN_IF_ERROR(fail(record_line, absl::InvalidArgumentError(absl::StrCat(
-                                                 "second row for ", candidate, " in precinct ",
-                                                 precinct, " (first at line ", cell.line[ci],
-                                                 ")"))));
+        TW_RETURN_IF_ERROR(
+            fail(record_line, absl::InvalidArgumentError(
+                                  absl::StrCat("second row for ", candidate, " in precinct ",
+                                               precinct, " (first at line ", cell.line[ci], ")"))));
         continue;
       }
       // Vote-type columns: parse all before storing anything of this row.
@@ -357,7 +395,12 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
         absl::string_view raw = absl::StripAsciiWhitespace(f[col[type_cols[t]]]);
         if (raw.empty()) continue;
         absl::StatusOr<int64_t> v = ParseCount(raw, "vote-type count");
-        if (!v.ok()) type_status = v.status(); else { types[t] = *v; has_types = true; }
+        if (!v.ok())
+          type_status = v.status();
+        else {
+          types[t] = *v;
+          has_types = true;
+        }
       }
       if (!type_status.ok()) {
         TW_RETURN_IF_ERROR(fail(record_line, type_status));
@@ -375,11 +418,15 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
         cell.prov[ci] = types[3];
       }
       PrecinctData& pd = precincts[key];
-      if (pd.file.empty()) { pd.file = file; pd.first_order = precinct_seq++; }
+      if (pd.file.empty()) {
+        pd.file = file;
+        pd.first_order = precinct_seq++;
+      }
       precinct_version[key] = version;
     }
     if (!record.empty()) {
-      TW_RETURN_IF_ERROR(fail(record_line, absl::InvalidArgumentError("unterminated quoted field")));
+      TW_RETURN_IF_ERROR(
+          fail(record_line, absl::InvalidArgumentError("unterminated quoted field")));
     }
     if (header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty file, no header"));
   }
@@ -432,18 +479,20 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
       std::vector<std::string> diffs;
       for (const auto& [ci, v] : by_cand) {
         if (sum[ci] != v) {
-          diffs.push_back(absl::StrCat(race.candidates[ci].name, " summary ", v, " precincts ", sum[ci]));
+          diffs.push_back(
+              absl::StrCat(race.candidates[ci].name, " summary ", v, " precincts ", sum[ci]));
         }
       }
-      report->notes.push_back(absl::StrCat(
-          race_id, " ", county, ": county summary ",
-          diffs.empty() ? "matches the precinct sums" : absl::StrCat("differs: ", absl::StrJoin(diffs, "; "))));
+      report->notes.push_back(
+          absl::StrCat(race_id, " ", county, ": county summary ",
+                       diffs.empty() ? "matches the precinct sums"
+                                     : absl::StrCat("differs: ", absl::StrJoin(diffs, "; "))));
     }
     feed.races.push_back(std::move(def));
   }
   if (report->non_candidate_rows > 0) {
-    report->notes.push_back(absl::StrCat(report->non_candidate_rows,
-                                         " over/under-vote or total rows kept out of candidate votes"));
+    report->notes.push_back(absl::StrCat(
+        report->non_candidate_rows, " over/under-vote or total rows kept out of candidate votes"));
   }
   return feed;
 }

@@ -41,8 +41,8 @@ struct CsvOptions {
 struct CsvReport {
   int64_t rows = 0;
   int64_t rows_skipped = 0;
-  std::vector<std::string> errors;          // "FILE:LINE: ..." for every skipped row
-  std::vector<std::string> notes;           // summary rows, ignored columns, pseudo-candidates
+  std::vector<std::string> errors;  // "FILE:LINE: ..." for every skipped row
+  std::vector<std::string> notes;   // summary rows, ignored columns, pseudo-candidates
   int64_t summary_rows = 0;
   int64_t non_candidate_rows = 0;
 };

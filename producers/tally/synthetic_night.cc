@@ -40,15 +40,15 @@ constexpr int64_t kMinuteMs = 60'000;
 
 const std::vector<ScenarioCandidate>& April18Candidates() {
   static const auto* kCandidates = new std::vector<ScenarioCandidate>{
-      {"Jon Ossoff", "D", 48.10},          {"Karen Handel", "R", 19.78},
-      {"Bob Gray", "R", 10.81},            {"Dan Moody", "R", 8.85},
-      {"Judson Hill", "R", 8.77},          {"Mohammad Ali Bhuiyan", "R", -1},
-      {"Bruce LeVell", "R", -1},           {"David Abroms", "R", -1},
-      {"Keith Grawert", "R", -1},          {"Amy Kremer", "R", -1},
-      {"William Llop", "R", -1},           {"Kurt Wilson", "R", -1},
-      {"Ron Slotin", "D", -1},             {"Ragin Edwards", "D", -1},
-      {"Richard Keatley", "D", -1},        {"Rebecca Quigg", "D", -1},
-      {"Alexander Hernandez", "I", -1},    {"Andre Pollard", "I", -1}};
+      {"Jon Ossoff", "D", 48.10},       {"Karen Handel", "R", 19.78},
+      {"Bob Gray", "R", 10.81},         {"Dan Moody", "R", 8.85},
+      {"Judson Hill", "R", 8.77},       {"Mohammad Ali Bhuiyan", "R", -1},
+      {"Bruce LeVell", "R", -1},        {"David Abroms", "R", -1},
+      {"Keith Grawert", "R", -1},       {"Amy Kremer", "R", -1},
+      {"William Llop", "R", -1},        {"Kurt Wilson", "R", -1},
+      {"Ron Slotin", "D", -1},          {"Ragin Edwards", "D", -1},
+      {"Richard Keatley", "D", -1},     {"Rebecca Quigg", "D", -1},
+      {"Alexander Hernandez", "I", -1}, {"Andre Pollard", "I", -1}};
   return *kCandidates;
 }
 
@@ -63,8 +63,8 @@ Feed GenerateApril18Night(const April18Options& options) {
   std::vector<double> weights;
   double known = 0;
   for (const auto& c : cands) known += std::max(0.0, c.final_pct);
-  const std::vector<double> other_weights = {0.9, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2,
-                                             0.17, 0.15, 0.12, 0.1, 0.05, 0.05};
+  const std::vector<double> other_weights = {0.9,  0.6,  0.45, 0.35, 0.3,  0.25, 0.2,
+                                             0.17, 0.15, 0.12, 0.1,  0.05, 0.05};
   const double other_sum = std::accumulate(other_weights.begin(), other_weights.end(), 0.0);
   for (size_t c = 0, o = 0; c < k; ++c) {
     weights.push_back(cands[c].final_pct >= 0 ? cands[c].final_pct
@@ -82,7 +82,12 @@ Feed GenerateApril18Night(const April18Options& options) {
 
   // 208 precincts in the three counties, registered voters around 2,150
   // (447,826 registered in all, as in the runoff files).
-  struct P { std::string county; int number; int64_t registered; double lean; };
+  struct P {
+    std::string county;
+    int number;
+    int64_t registered;
+    double lean;
+  };
   std::vector<P> precincts;
   const std::pair<const char*, int> counties[] = {{"Cobb", 50}, {"DeKalb", 43}, {"Fulton", 115}};
   const double county_lean[] = {0.88, 1.25, 0.98};  // Ossoff's strength by county
@@ -179,10 +184,9 @@ Feed GenerateApril18Night(const April18Options& options) {
       tally(p, 2, t, final_votes, early_p[p], eday_p[p], true);
     }
   }
-  std::stable_sort(feed.tallies.begin(), feed.tallies.end(),
-                   [](const TallyEvent& a, const TallyEvent& b) {
-                     return a.event_time_ms < b.event_time_ms;
-                   });
+  std::stable_sort(
+      feed.tallies.begin(), feed.tallies.end(),
+      [](const TallyEvent& a, const TallyEvent& b) { return a.event_time_ms < b.event_time_ms; });
   feed.races.push_back(std::move(def));
   return feed;
 }

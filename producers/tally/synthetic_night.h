@@ -40,9 +40,9 @@ Feed GenerateApril18Night(const April18Options& options);
 
 struct ScaleOptions {
   int races = 4;
-  int precincts = 1000;   // per race
+  int precincts = 1000;  // per race
   int candidates = 5;
-  int versions = 3;       // reports per precinct (cumulative, increasing)
+  int versions = 3;  // reports per precinct (cumulative, increasing)
   uint64_t seed = 1;
 };
 

@@ -48,7 +48,8 @@ TEST(Cli, UnknownFlagsAndMissingValuesFail) {
 }
 
 TEST(Cli, PrintConfigMergesFlagsAndMasksSecrets) {
-  CliRun r = Tallywire("aggregate --brokers h:1 -X linger.ms=3 -Xsasl.password=s3cret --print-config");
+  CliRun r =
+      Tallywire("aggregate --brokers h:1 -X linger.ms=3 -Xsasl.password=s3cret --print-config");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("bootstrap.servers=h:1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("linger.ms=3"), std::string::npos);
@@ -57,13 +58,14 @@ TEST(Cli, PrintConfigMergesFlagsAndMasksSecrets) {
 
 TEST(Cli, DryRunReadsTheRunoffFiles) {
   const std::string dir = std::string(TALLYWIRE_SOURCE_DIR) + "/data/ga06-2017-06-20-runoff/";
-  CliRun r = Tallywire("produce tallies --dry-run --csv " + dir + "cobb.csv " + dir + "dekalb.csv " + dir +
-                    "fulton.csv");
+  CliRun r = Tallywire("produce tallies --dry-run --csv " + dir + "cobb.csv " + dir +
+                       "dekalb.csv " + dir + "fulton.csv");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("208 precincts, ballots cast 260455"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("134799"), std::string::npos);
   EXPECT_NE(r.out.find("125517"), std::string::npos);
-  EXPECT_NE(r.out.find("county summary row (Cobb, precinct \"TOTAL\")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("county summary row (Cobb, precinct \"TOTAL\")"), std::string::npos)
+      << r.out;
 }
 
 TEST(Cli, MalformedCsvAbortsWithFileAndLine) {

@@ -7,7 +7,8 @@
 namespace tallywire {
 namespace {
 
-int Count(const std::vector<AlertEvent>& alerts, wire::AlertKind kind, const std::string& cand = "") {
+int Count(const std::vector<AlertEvent>& alerts, wire::AlertKind kind,
+          const std::string& cand = "") {
   int n = 0;
   for (const auto& a : alerts) n += a.kind == kind && (cand.empty() || a.candidate_id == cand);
   return n;
@@ -46,7 +47,8 @@ TEST(Detector, April18NightFiresOneFallBelowFiftyAndOneRunoff) {
   EXPECT_EQ(Count(alerts, wire::AlertKind::ReportingMilestone), 4);
   for (const auto& a : alerts) {
     if (a.kind == wire::AlertKind::ThresholdCrossedDown) {
-      EXPECT_NE(a.message.find("Jon Ossoff fell below 50.0 % (49."), std::string::npos) << a.message;
+      EXPECT_NE(a.message.find("Jon Ossoff fell below 50.0 % (49."), std::string::npos)
+          << a.message;
       EXPECT_LT(a.share_bp, 5000);
     }
   }
@@ -66,8 +68,8 @@ TEST(Detector, NoFlappingInsideTheHysteresisBand) {
   std::vector<AlertEvent> alerts;
   // Ann goes above, then oscillates 50.1 % / 49.9 % inside the band, then
   // falls clearly below.
-  const int64_t swings[][2] = {{5100, 4900}, {5010, 4990}, {4990, 5010}, {5010, 4990},
-                               {4990, 5010}, {4900, 5100}};
+  const int64_t swings[][2] = {{5100, 4900}, {5010, 4990}, {4990, 5010},
+                               {5010, 4990}, {4990, 5010}, {4900, 5100}};
   uint64_t v = 0;
   for (const auto& s : swings) {
     const int64_t votes[] = {s[0], s[1]};

@@ -46,7 +46,8 @@ TEST(RaceStress, MillionEventsTwoWritersConcurrentReadersExactTotals) {
           const RaceSnapshot s = race->Snapshot();
           int64_t sum = 0, county_sum = 0;
           for (int64_t v : s.votes) sum += v;
-          for (const auto& c : s.counties) for (int64_t v : c.votes) county_sum += v;
+          for (const auto& c : s.counties)
+            for (int64_t v : c.votes) county_sum += v;
           if (sum != s.total_votes || county_sum != s.total_votes) torn.fetch_add(1);
           snapshots.fetch_add(1, std::memory_order_relaxed);
         }

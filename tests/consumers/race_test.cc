@@ -14,7 +14,8 @@ RaceDefinitionEvent TwoCandidates() {
   RaceDefinitionEvent r;
   r.race_id = "r";
   r.candidates = {{"a", "Ann", "D", {}}, {"b", "Bob", "R", {}}};
-  r.precincts = {{"p1", "P1", "North", 1000}, {"p2", "P2", "North", 500}, {"p3", "P3", "South", 800}};
+  r.precincts = {
+      {"p1", "P1", "North", 1000}, {"p2", "P2", "North", 500}, {"p3", "P3", "South", 800}};
   return r;
 }
 
@@ -85,7 +86,8 @@ TEST(RaceState, DuplicatedReorderedInputGivesTheCleanState) {
     EXPECT_EQ(a.ballots_cast, b.ballots_cast);
     EXPECT_EQ(a.precincts_reporting, 3);
     EXPECT_EQ(a.uncounted_registered, 0);
-    for (size_t j = 0; j < a.counties.size(); ++j) EXPECT_EQ(a.counties[j].votes, b.counties[j].votes);
+    for (size_t j = 0; j < a.counties.size(); ++j)
+      EXPECT_EQ(a.counties[j].votes, b.counties[j].votes);
   }
 }
 
@@ -113,9 +115,8 @@ TEST(Decode, BadTalliesCarryReasons) {
   RaceState race(*RaceModel::FromEvent(TwoCandidates()));
   auto reason_of = [&](const TallyEvent& t) {
     const std::string bytes = EncodeTally(t);
-    auto d = DecodeTallyFor(AsBytes(bytes), [&](absl::string_view id) {
-      return id == "r" ? &race : nullptr;
-    });
+    auto d = DecodeTallyFor(AsBytes(bytes),
+                            [&](absl::string_view id) { return id == "r" ? &race : nullptr; });
     return d.ok() ? std::string("ok") : ReasonOf(d.status());
   };
   TallyEvent t = Report("p1", 1, {1, 2});
@@ -129,7 +130,8 @@ TEST(Decode, BadTalliesCarryReasons) {
   t = Report("p1", 1, {1, -2});
   EXPECT_EQ(reason_of(t), "invalid_counts");
   const std::string garbage = "this is not a flatbuffer at all";
-  auto d = DecodeTallyFor(AsBytes(garbage), [](absl::string_view) -> RaceState* { return nullptr; });
+  auto d =
+      DecodeTallyFor(AsBytes(garbage), [](absl::string_view) -> RaceState* { return nullptr; });
   EXPECT_EQ(ReasonOf(d.status()), "undecodable");
 }
 

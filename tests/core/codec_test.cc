@@ -40,8 +40,9 @@ RaceDefinitionEvent SampleRace() {
 }
 
 PostEvent SamplePost() {
-  return {"p1", "realDonaldTrump", 1492511400000, "Force runoff! #GA06", "en",
-          false, true, 10, 2, 1, "Cobb"};
+  return {
+      "p1",  "realDonaldTrump", 1492511400000, "Force runoff! #GA06", "en", false, true, 10, 2, 1,
+      "Cobb"};
 }
 
 AlertEvent SampleAlert() {
@@ -123,7 +124,8 @@ TEST(Codec, NegativeAndOverflowingCountsAreRejected) {
 // Truncated, bit-flipped, random and oversized buffers: every decoder
 // returns a Status and never crashes (run under ASan in CI).
 TEST(Codec, HostileBuffersGiveStatusNotCrash) {
-  const std::vector<std::string> valid = {EncodeTally(SampleTally()), EncodeRaceDefinition(SampleRace()),
+  const std::vector<std::string> valid = {EncodeTally(SampleTally()),
+                                          EncodeRaceDefinition(SampleRace()),
                                           EncodePost(SamplePost()), EncodeAlert(SampleAlert())};
   auto all_decoders = [](absl::Span<const uint8_t> b) {
     int ok = 0;

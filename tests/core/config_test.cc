@@ -1,7 +1,8 @@
+#include "core/kafka/config.h"
+
 #include <cstdio>
 #include <fstream>
 
-#include "core/kafka/config.h"
 #include "gtest/gtest.h"
 
 namespace tallywire::kafka {

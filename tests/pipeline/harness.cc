@@ -13,9 +13,9 @@ namespace tallywire::testing {
 
 std::unique_ptr<Pipeline> Pipeline::Create(int partitions, int replication_factor) {
   auto p = std::make_unique<Pipeline>();
-  const std::string suffix = absl::StrCat(
-      "-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", getpid(), "-",
-      NowUnixMs());
+  const std::string suffix =
+      absl::StrCat("-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
+                   getpid(), "-", NowUnixMs());
   p->topics = {"tallies" + suffix, "posts" + suffix, "alerts" + suffix, "dlq" + suffix};
   const auto specs = DefaultTopics({.partitions = partitions,
                                     .replication_factor = replication_factor,
@@ -99,8 +99,10 @@ std::vector<DeadLetter> Pipeline::DeadLetters() const {
 void Pipeline::ProduceRawTally(const std::string& value, int32_t partition) const {
   auto producer = kafka::Producer::Create(cfg);
   ASSERT_TRUE(producer.ok()) << producer.status();
-  ASSERT_TRUE((*producer)->Produce({.topic = topics.tallies, .partition = partition,
-                                     .key = "raw", .value = value}).ok());
+  ASSERT_TRUE(
+      (*producer)
+          ->Produce({.topic = topics.tallies, .partition = partition, .key = "raw", .value = value})
+          .ok());
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
   ASSERT_EQ((*producer)->failed(), 0u);
 }

@@ -24,16 +24,20 @@ TEST(KafkaInterop, KcatReadsAlertsAndItsGarbageIsDeadLettered) {
   auto sent = PublishFeed(GenerateApril18Night({}), p->cfg, p->PublishOpts());
   ASSERT_TRUE(sent.ok()) << sent.status();
   ASSERT_EQ(Shell("printf 'kcat garbage' | kcat -P -b " + brokers + " -t " + p->topics.tallies +
-                  " -p 0 -k junk"), 0);
-  ASSERT_TRUE(WaitUntil([&] {
-    return (*svc)->probe().consumed(SourceTopic::kTallies) >= sent->sent + 1 &&
-           (*svc)->probe().dead_lettered() >= 1;
-  }, absl::Seconds(60)));
+                  " -p 0 -k junk"),
+            0);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return (*svc)->probe().consumed(SourceTopic::kTallies) >= sent->sent + 1 &&
+               (*svc)->probe().dead_lettered() >= 1;
+      },
+      absl::Seconds(60)));
   ASSERT_TRUE((*svc)->Stop().ok());
   // kcat consumes one alert; its bytes decode with our schema.
   const std::string file = ::testing::TempDir() + "/kcat_alert.bin";
   ASSERT_EQ(Shell("kcat -C -b " + brokers + " -t " + p->topics.alerts +
-                  " -o beginning -c 1 -e -f '%s' > " + file), 0);
+                  " -o beginning -c 1 -e -f '%s' > " + file),
+            0);
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();

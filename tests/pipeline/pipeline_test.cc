@@ -14,13 +14,15 @@ const std::string kRunoff = std::string(TALLYWIRE_SOURCE_DIR) + "/data/ga06-2017
 
 Feed RunoffFeed() {
   CsvReport report;
-  auto feed = ReadOpenElectionsCsv({kRunoff + "cobb.csv", kRunoff + "dekalb.csv", kRunoff + "fulton.csv"},
-                                   {.version = 2}, &report);
+  auto feed =
+      ReadOpenElectionsCsv({kRunoff + "cobb.csv", kRunoff + "dekalb.csv", kRunoff + "fulton.csv"},
+                           {.version = 2}, &report);
   EXPECT_TRUE(feed.ok()) << feed.status();
   return *feed;
 }
 
-int Count(const std::vector<AlertEvent>& alerts, wire::AlertKind kind, const std::string& cand = "") {
+int Count(const std::vector<AlertEvent>& alerts, wire::AlertKind kind,
+          const std::string& cand = "") {
   int n = 0;
   for (const auto& a : alerts) n += a.kind == kind && (cand.empty() || a.candidate_id == cand);
   return n;
@@ -114,10 +116,13 @@ TEST(Pipeline, RestartedAggregatorRebuildsStateWithoutRepeatingAlerts) {
   ASSERT_GT(alerts_before, 5u);
   auto second = AggregatorService::Start(p->AggregatorOptions(2));
   ASSERT_TRUE(second.ok()) << second.status();
-  ASSERT_TRUE(WaitUntil([&] {
-    auto r = (*second)->races().Find(e.race_id);
-    return r && r->Snapshot().votes == e.votes && (*second)->ready();
-  }, absl::Seconds(60))) << "ready " << (*second)->ready() << " lag " << (*second)->probe().total_lag();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto r = (*second)->races().Find(e.race_id);
+        return r && r->Snapshot().votes == e.votes && (*second)->ready();
+      },
+      absl::Seconds(60)))
+      << "ready " << (*second)->ready() << " lag " << (*second)->probe().total_lag();
   ASSERT_TRUE((*second)->Stop().ok());
   EXPECT_EQ(p->Alerts().size(), alerts_before);
 }
@@ -161,7 +166,7 @@ TEST(Pipeline, BadInputIsDeadLetteredWithReasonsAndTheRestIsExact) {
     EXPECT_NE(d.source.find(p->topics.tallies + "/0/"), std::string::npos) << d.source;
   }
   EXPECT_EQ(reasons, (std::multiset<std::string>{"candidate_mismatch", "invalid_counts",
-                                                  "undecodable", "unknown_race"}));
+                                                 "undecodable", "unknown_race"}));
   EXPECT_EQ(dead[0].value.substr(0, 2), std::string("\x00\x01", 2));  // the bytes, untouched
 }
 

@@ -17,8 +17,9 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 
 TEST(OpenElectionsCsv, RunoffFilesGiveCertifiedTotals) {
   CsvReport report;
-  auto feed = ReadOpenElectionsCsv({kRunoff + "cobb.csv", kRunoff + "dekalb.csv", kRunoff + "fulton.csv"},
-                                   {.version = 1}, &report);
+  auto feed =
+      ReadOpenElectionsCsv({kRunoff + "cobb.csv", kRunoff + "dekalb.csv", kRunoff + "fulton.csv"},
+                           {.version = 1}, &report);
   ASSERT_TRUE(feed.ok()) << feed.status();
   ASSERT_EQ(feed->races.size(), 1u);
   const RaceDefinitionEvent& race = feed->races[0];
@@ -45,17 +46,19 @@ TEST(OpenElectionsCsv, RunoffFilesGiveCertifiedTotals) {
   // TOTAL (Cobb, Fulton) and Total (DeKalb): recognised, checked, not published.
   EXPECT_EQ(report.summary_rows, 12);
   int matches = 0;
-  for (const std::string& n : report.notes) matches += n.find("matches the precinct sums") != std::string::npos;
+  for (const std::string& n : report.notes)
+    matches += n.find("matches the precinct sums") != std::string::npos;
   EXPECT_EQ(matches, 3);
   EXPECT_EQ(report.rows_skipped, 0);
 }
 
 TEST(OpenElectionsCsv, ColumnsAreFoundByHeaderNameInAnyOrder) {
-  const std::string path = WriteFile("reordered.csv",
-      "\xEF\xBB\xBFVotes,Candidate,Party,Precinct,County,Office,District,extra\r\n"
-      "\"1,204\",\"Smith, Jane\",D,North 1,Adams,State Senate,12,x\r\n"
-      "99,Bob Lee,R,North 1,Adams,State Senate,12,y\r\n"
-      "5,Over Votes,,North 1,Adams,State Senate,12,z\r\n");
+  const std::string path =
+      WriteFile("reordered.csv",
+                "\xEF\xBB\xBFVotes,Candidate,Party,Precinct,County,Office,District,extra\r\n"
+                "\"1,204\",\"Smith, Jane\",D,North 1,Adams,State Senate,12,x\r\n"
+                "99,Bob Lee,R,North 1,Adams,State Senate,12,y\r\n"
+                "5,Over Votes,,North 1,Adams,State Senate,12,z\r\n");
   CsvReport report;
   auto feed = ReadOpenElectionsCsv({path}, {.version = 2}, &report);
   ASSERT_TRUE(feed.ok()) << feed.status();
@@ -68,15 +71,17 @@ TEST(OpenElectionsCsv, ColumnsAreFoundByHeaderNameInAnyOrder) {
   EXPECT_EQ(feed->tallies[0].version, 2u);
   EXPECT_EQ(report.non_candidate_rows, 1);
   bool ignored_noted = false;
-  for (const auto& n : report.notes) ignored_noted |= n.find("ignored column(s) extra") != std::string::npos;
+  for (const auto& n : report.notes)
+    ignored_noted |= n.find("ignored column(s) extra") != std::string::npos;
   EXPECT_TRUE(ignored_noted);
 }
 
 TEST(OpenElectionsCsv, VoteTypeColumnsBecomeTheBreakdown) {
   const std::string path = WriteFile("types.csv",
-      "county,precinct,office,district,candidate,party,votes,early_voting,election_day,absentee,provisional\n"
-      "A,P1,President,,X,D,10,4,5,1,0\n"
-      "A,P1,President,,Y,R,7,1,6,0,\n");
+                                     "county,precinct,office,district,candidate,party,votes,early_"
+                                     "voting,election_day,absentee,provisional\n"
+                                     "A,P1,President,,X,D,10,4,5,1,0\n"
+                                     "A,P1,President,,Y,R,7,1,6,0,\n");
   CsvReport report;
   auto feed = ReadOpenElectionsCsv({path}, {.version = 1}, &report);
   ASSERT_TRUE(feed.ok()) << feed.status();
@@ -88,37 +93,41 @@ TEST(OpenElectionsCsv, VoteTypeColumnsBecomeTheBreakdown) {
 
 TEST(OpenElectionsCsv, MalformedLineNamesFileAndLineAndAborts) {
   const std::string path = WriteFile("bad.csv",
-      "county,precinct,office,district,candidate,party,votes\n"
-      "A,P1,Mayor,,X,,10\n"
-      "A,P1,Mayor,,Y,,ten\n");
+                                     "county,precinct,office,district,candidate,party,votes\n"
+                                     "A,P1,Mayor,,X,,10\n"
+                                     "A,P1,Mayor,,Y,,ten\n");
   CsvReport report;
   auto feed = ReadOpenElectionsCsv({path}, {.version = 1}, &report);
   ASSERT_FALSE(feed.ok());
   EXPECT_NE(feed.status().message().find(path + ":3: votes is not a whole number"),
-            absl::string_view::npos) << feed.status();
+            absl::string_view::npos)
+      << feed.status();
 }
 
 TEST(OpenElectionsCsv, SkipModeCountsBadRowsAndKeepsTheRest) {
   const std::string path = WriteFile("skip.csv",
-      "county,precinct,office,district,candidate,party,votes\n"
-      "A,P1,Mayor,,X,,10\n"
-      "A,P1,Mayor,,Y,,-3\n"
-      "A,P1,Mayor,,Z\n"
-      "A,P2,Mayor,,X,,\n"
-      "A,P2,Mayor,,X,,4\n"
-      "A,P2,Mayor,,X,,5\n"
-      "A,P3,Mayor,,Y,,\"7\n");
+                                     "county,precinct,office,district,candidate,party,votes\n"
+                                     "A,P1,Mayor,,X,,10\n"
+                                     "A,P1,Mayor,,Y,,-3\n"
+                                     "A,P1,Mayor,,Z\n"
+                                     "A,P2,Mayor,,X,,\n"
+                                     "A,P2,Mayor,,X,,4\n"
+                                     "A,P2,Mayor,,X,,5\n"
+                                     "A,P3,Mayor,,Y,,\"7\n");
   CsvReport report;
   auto feed = ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &report);
   ASSERT_TRUE(feed.ok()) << feed.status();
   EXPECT_EQ(report.rows_skipped, 5);
   ASSERT_EQ(report.errors.size(), 5u);
   EXPECT_NE(report.errors[0].find(":3: negative votes"), std::string::npos) << report.errors[0];
-  EXPECT_NE(report.errors[1].find(":4: expected 7 fields, got 5"), std::string::npos) << report.errors[1];
+  EXPECT_NE(report.errors[1].find(":4: expected 7 fields, got 5"), std::string::npos)
+      << report.errors[1];
   EXPECT_NE(report.errors[2].find(":5: empty votes"), std::string::npos) << report.errors[2];
-  EXPECT_NE(report.errors[3].find(":7: second row for X in precinct P2 (first at line 6)"), std::string::npos)
+  EXPECT_NE(report.errors[3].find(":7: second row for X in precinct P2 (first at line 6)"),
+            std::string::npos)
       << report.errors[3];
-  EXPECT_NE(report.errors[4].find(":8: unterminated quoted field"), std::string::npos) << report.errors[4];
+  EXPECT_NE(report.errors[4].find(":8: unterminated quoted field"), std::string::npos)
+      << report.errors[4];
   const ExpectedRace e = ExpectedTotals(*feed)[0];
   EXPECT_EQ(e.votes[0], 14);  // X: 10 (P1) + 4 (P2)
 }
@@ -128,7 +137,8 @@ TEST(OpenElectionsCsv, MissingRequiredColumnIsAnError) {
   CsvReport report;
   auto feed = ReadOpenElectionsCsv({path}, {}, &report);
   ASSERT_FALSE(feed.ok());
-  EXPECT_NE(feed.status().message().find("lacks required column(s) votes"), absl::string_view::npos);
+  EXPECT_NE(feed.status().message().find("lacks required column(s) votes"),
+            absl::string_view::npos);
 }
 
 TEST(OpenElectionsCsv, SlugMakesStableIds) {

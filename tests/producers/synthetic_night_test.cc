@@ -16,8 +16,10 @@ std::map<std::string, double> ScenarioShares() {
   ss << in.rdbuf();
   const std::string text = ss.str();
   std::map<std::string, double> out;
-  std::regex re("\"name\":\\s*\"([^\"]+)\",\\s*\"party\":\\s*\"[A-Z]\",\\s*\"final_pct\":\\s*([0-9.]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+  std::regex re(
+      "\"name\":\\s*\"([^\"]+)\",\\s*\"party\":\\s*\"[A-Z]\",\\s*\"final_pct\":\\s*([0-9.]+)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it) {
     out[(*it)[1]] = std::stod((*it)[2]);
   }
   return out;
@@ -71,7 +73,8 @@ TEST(April18Night, EarlyVotesFirstThenElectionDayWithLoweringCorrections) {
 }
 
 TEST(ScaleNight, GeneratesRacesTimesPrecinctsTimesVersions) {
-  const Feed feed = GenerateScaleNight({.races = 3, .precincts = 50, .candidates = 4, .versions = 2});
+  const Feed feed =
+      GenerateScaleNight({.races = 3, .precincts = 50, .candidates = 4, .versions = 2});
   EXPECT_EQ(feed.races.size(), 3u);
   EXPECT_EQ(feed.tallies.size(), 300u);
   EXPECT_EQ(GenerateScaleNight({.seed = 9}).tallies, GenerateScaleNight({.seed = 9}).tallies);
