@@ -1,6 +1,7 @@
 #include "core/kafka/client.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/status_macros.h"
@@ -26,6 +27,9 @@ void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
 }
 
 void OnLog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  // One configuration serves a service's producer and consumer, so each
+  // warns about the other's properties: expected, not worth a line.
+  if (absl::string_view(fac) == "CONFWARN") return;
   if (level <= 3) {
     Log(LogLevel::kError, "librdkafka", {{"facility", fac}, {"message", buf}});
   } else if (level <= 4) {
@@ -336,9 +340,27 @@ absl::Status CreateTopics(const KafkaConfig& cfg, const std::vector<TopicSpec>& 
     rd_kafka_queue_destroy(q);
   }
   rd_kafka_NewTopic_destroy_array(new_topics.data(), new_topics.size());
-  return status;
+  TW_RETURN_IF_ERROR(status);
+  // Creation is asynchronous on a real cluster: wait until every topic has a
+  // leader for every partition, so the next client does not race it.
+  std::vector<std::string> names;
+  for (const TopicSpec& t : topics) names.push_back(t.name);
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    absl::StatusOr<std::vector<TopicDescription>> desc = DescribeTopics(cfg, names, timeout);
+    bool ready = desc.ok();
+    for (size_t i = 0; ready && i < desc->size(); ++i) {
+      const TopicDescription& d = (*desc)[i];
+      ready = d.partitions > 0;
+      for (int32_t leader : d.leaders) ready = ready && leader >= 0;
+    }
+    if (ready) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("created topics did not get leaders in time");
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
-
 absl::StatusOr<std::vector<TopicDescription>> DescribeTopics(const KafkaConfig& cfg,
                                                              const std::vector<std::string>& names,
                                                              absl::Duration timeout) {
