@@ -1,5 +1,7 @@
 #include "core/codec.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "flatbuffers/flatbuffers.h"
@@ -21,10 +23,15 @@ absl::Status CheckSize(absl::Span<const uint8_t> bytes) {
   return absl::OkStatus();
 }
 
+bool Aligned8(const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; }
+
 template <typename T>
 absl::StatusOr<const T*> VerifiedRoot(absl::Span<const uint8_t> bytes, const char* identifier,
                                       absl::string_view what) {
   TW_RETURN_IF_ERROR(CheckSize(bytes));
+  if (!Aligned8(bytes.data())) {
+    return absl::InvalidArgumentError("buffer is not 8-byte aligned (use AlignedBytes)");
+  }
   if (!flatbuffers::BufferHasIdentifier(bytes.data(), identifier)) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a ", what, ": file identifier is not ", identifier));
@@ -47,6 +54,12 @@ absl::Status CheckCount(int64_t v, absl::string_view field) {
 absl::Status CheckCounts(const flatbuffers::Vector<int64_t>* v, size_t expected,
                          absl::string_view field) {
   if (v == nullptr) return absl::OkStatus();
+  // The 2.0.8 verifier checks a vector's length field, not that 8-byte
+  // elements are 8-byte aligned; a hostile buffer could make us read
+  // misaligned int64s.
+  if (!Aligned8(v->data())) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " vector is misaligned"));
+  }
   if (v->size() != expected) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " has ", v->size(), " entries, votes has ", expected));
@@ -71,6 +84,13 @@ flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilde
 }
 
 }  // namespace
+
+absl::Span<const uint8_t> AlignedBytes::Align(absl::Span<const uint8_t> bytes) {
+  if (Aligned8(bytes.data())) return bytes;
+  storage_.resize((bytes.size() + 7) / 8);
+  std::memcpy(storage_.data(), bytes.data(), bytes.size());
+  return {reinterpret_cast<const uint8_t*>(storage_.data()), bytes.size()};
+}
 
 absl::StatusOr<MessageKind> IdentifyMessage(absl::Span<const uint8_t> bytes) {
   TW_RETURN_IF_ERROR(CheckSize(bytes));

@@ -55,6 +55,19 @@ inline absl::Span<const uint8_t> AsBytes(absl::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// Kafka hands out payloads at any address, but a FlatBuffers buffer must
+// start 8-byte aligned: its verifier checks alignment relative to the start,
+// and int64 vectors are read in place. Decode* reject unaligned input;
+// Align() returns the bytes unchanged when aligned, else a copy held here
+// (valid until the next call). One per consumer thread.
+class AlignedBytes {
+ public:
+  absl::Span<const uint8_t> Align(absl::Span<const uint8_t> bytes);
+
+ private:
+  std::vector<uint64_t> storage_;
+};
+
 // ---- value types, for producers and tests ----------------------------------
 
 struct VoteTypeBreakdown {

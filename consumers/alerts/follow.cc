@@ -25,6 +25,7 @@ absl::StatusOr<FollowSummary> FollowAlerts(const kafka::KafkaConfig& base,
       consumer->Assign(options.topic, partitions,
                        options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END));
   FollowSummary summary;
+  AlignedBytes aligned;
   std::vector<bool> at_end(partitions, false);
   int ends = 0;
   while (options.stop == nullptr || !options.stop->load(std::memory_order_relaxed)) {
@@ -41,7 +42,7 @@ absl::StatusOr<FollowSummary> FollowAlerts(const kafka::KafkaConfig& base,
       Log(LogLevel::kWarn, "alerts_consume_error", {{"error", rd_kafka_message_errstr(m.get())}});
       continue;
     }
-    absl::StatusOr<const wire::Alert*> a = DecodeAlert(kafka::AsBytesOf(*m));
+    absl::StatusOr<const wire::Alert*> a = DecodeAlert(aligned.Align(kafka::AsBytesOf(*m)));
     if (!a.ok()) {
       ++summary.undecodable;
       Log(LogLevel::kWarn, "alert_undecodable",

@@ -103,13 +103,14 @@ void Worker::Handle(const rd_kafka_message_t& m) {
   PartitionProgress& prog = progress_[m.partition];
   const bool restoring = m.offset < prog.restore_until;
   absl::Status st;
-  absl::StatusOr<MessageKind> kind = IdentifyMessage(kafka::AsBytesOf(m));
+  const absl::Span<const uint8_t> bytes = aligned_.Align(kafka::AsBytesOf(m));
+  absl::StatusOr<MessageKind> kind = IdentifyMessage(bytes);
   if (!kind.ok()) {
     st = WithReason("undecodable", kind.status());
   } else if (*kind == MessageKind::kTally) {
-    st = OnTally(m, restoring);
+    st = OnTally(m, bytes, restoring);
   } else if (*kind == MessageKind::kRaceDefinition) {
-    st = OnRaceDefinition(m);
+    st = OnRaceDefinition(m, bytes);
   } else {
     st = WithReason("wrong_topic", absl::InvalidArgumentError("not a tally or race definition"));
   }
@@ -124,11 +125,12 @@ void Worker::Handle(const rd_kafka_message_t& m) {
   prog.next = m.offset + 1;
 }
 
-absl::Status Worker::OnTally(const rd_kafka_message_t& m, bool restoring) {
+absl::Status Worker::OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes,
+                             bool restoring) {
   const int64_t t0 = MonotonicNs();
   OwnedRace* owned = nullptr;
   TW_ASSIGN_OR_RETURN(DecodedTally d,
-                      DecodeTallyFor(kafka::AsBytesOf(m), [&](absl::string_view id) -> RaceState* {
+                      DecodeTallyFor(bytes, [&](absl::string_view id) -> RaceState* {
                         auto it = races_.find(id);
                         if (it == races_.end()) return nullptr;
                         owned = &it->second;
@@ -147,8 +149,9 @@ absl::Status Worker::OnTally(const rd_kafka_message_t& m, bool restoring) {
   return Publish(alerts_, m);
 }
 
-absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m) {
-  absl::StatusOr<const wire::RaceDefinition*> def = DecodeRaceDefinition(kafka::AsBytesOf(m));
+absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m,
+                                      absl::Span<const uint8_t> bytes) {
+  absl::StatusOr<const wire::RaceDefinition*> def = DecodeRaceDefinition(bytes);
   if (!def.ok()) return WithReason("undecodable", def.status());
   absl::StatusOr<std::shared_ptr<const RaceModel>> model = RaceModel::FromWire(**def);
   if (!model.ok()) return WithReason("invalid_definition", model.status());

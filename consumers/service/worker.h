@@ -53,8 +53,9 @@ class Worker {
   };
 
   void Handle(const rd_kafka_message_t& m);
-  absl::Status OnTally(const rd_kafka_message_t& m, bool restoring);
-  absl::Status OnRaceDefinition(const rd_kafka_message_t& m);
+  absl::Status OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes,
+                       bool restoring);
+  absl::Status OnRaceDefinition(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes);
   absl::Status Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m);
   void DeadLetter(const rd_kafka_message_t& m, const absl::Status& why);
   void OnDelivery(const kafka::Delivery& d);
@@ -73,6 +74,7 @@ class Worker {
   absl::flat_hash_map<std::string, OwnedRace> races_;
   absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // tallies partitions
   std::vector<AlertEvent> alerts_;                            // scratch, reused per event
+  AlignedBytes aligned_;   // Kafka payloads may sit at any address
   int64_t origin_us_ = 0;  // produce time of the message being handled
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};

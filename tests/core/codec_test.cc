@@ -1,5 +1,6 @@
 #include "core/codec.h"
 
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -96,6 +97,21 @@ TEST(Codec, AlertRoundTrips) {
   auto decoded = DecodeAlert(AsBytes(bytes));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(ToValue(**decoded), SampleAlert());
+}
+
+TEST(Codec, UnalignedInputIsRejectedUntilAligned) {
+  const std::string bytes = EncodeTally(SampleTally());
+  std::vector<uint64_t> storage(bytes.size() / 8 + 2);
+  uint8_t* odd = reinterpret_cast<uint8_t*>(storage.data()) + 1;  // as Kafka may hand it out
+  std::memcpy(odd, bytes.data(), bytes.size());
+  const absl::Span<const uint8_t> unaligned(odd, bytes.size());
+  auto rejected = DecodeTally(unaligned);
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_NE(rejected.status().message().find("aligned"), absl::string_view::npos);
+  AlignedBytes aligner;
+  auto decoded = DecodeTally(aligner.Align(unaligned));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(ToValue(**decoded), SampleTally());
 }
 
 TEST(Codec, DecoderRejectsOtherTables) {

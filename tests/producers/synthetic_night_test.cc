@@ -1,7 +1,6 @@
 #include "producers/tally/synthetic_night.h"
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "gtest/gtest.h"
@@ -16,11 +15,15 @@ std::map<std::string, double> ScenarioShares() {
   ss << in.rdbuf();
   const std::string text = ss.str();
   std::map<std::string, double> out;
-  std::regex re(
-      "\"name\":\\s*\"([^\"]+)\",\\s*\"party\":\\s*\"[A-Z]\",\\s*\"final_pct\":\\s*([0-9.]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    out[(*it)[1]] = std::stod((*it)[2]);
+  // Each candidate object: {"name": "...", "party": "X", "final_pct": N}.
+  for (size_t at = text.find("{\"name\""); at != std::string::npos;
+       at = text.find("{\"name\"", at + 1)) {
+    const size_t end = text.find('}', at);
+    const std::string obj = text.substr(at, end - at);
+    const size_t q1 = obj.find('"', obj.find(':') + 1), q2 = obj.find('"', q1 + 1);
+    const size_t pct = obj.find("\"final_pct\":");
+    if (pct == std::string::npos) continue;
+    out[obj.substr(q1 + 1, q2 - q1 - 1)] = std::stod(obj.substr(obj.find(':', pct) + 1));
   }
   return out;
 }
