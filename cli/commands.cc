@@ -298,6 +298,9 @@ int RunAggregate(const std::vector<std::string>& argv) {
        {"http", "HOST:PORT", "serve /races, /metrics, /healthz, /readyz"},
        {"rules", "FILE", "alert rules file (see consumers/alerts/rules.h)"},
        {"window", "MINUTES", "momentum window in event time (default 30)"},
+       {"tallies-topic", "NAME", "input topic (default tallies)"},
+       {"alerts-topic", "NAME", "alerts topic (default alerts)"},
+       {"dlq-topic", "NAME", "dead-letter topic (default dlq)"},
        {"exit-when-idle", "SECONDS", "stop after this long with no new events (tests, batch)"}}};
   CommonLogFlags(&cmd);
   int code = 0;
@@ -314,6 +317,9 @@ int RunAggregate(const std::vector<std::string>& argv) {
   opts.threads = static_cast<int>(*threads);
   opts.group_id = args->Get("group", opts.group_id);
   opts.http_listen = args->Get("http");
+  opts.topics.tallies = args->Get("tallies-topic", opts.topics.tallies);
+  opts.topics.alerts = args->Get("alerts-topic", opts.topics.alerts);
+  opts.topics.dlq = args->Get("dlq-topic", opts.topics.dlq);
   opts.race.window = absl::Seconds(*window * 60);
   if (args->Has("rules")) {
     absl::StatusOr<AlertRules> rules = AlertRules::FromFile(args->Get("rules"));

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "consumers/tally/decode.h"
 #include "core/clock.h"
 #include "core/log.h"

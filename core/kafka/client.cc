@@ -47,6 +47,35 @@ absl::StatusOr<HandlePtr> NewHandle(rd_kafka_type_t type, ConfPtr conf) {
   return HandlePtr(rk);
 }
 
+// A topic created moments ago may not be in this broker's metadata yet:
+// asks again until it is, or until the timeout.
+absl::StatusOr<int> TopicPartitionCount(rd_kafka_t* rk, const std::string& topic,
+                                        absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  absl::StatusOr<int> result;
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    const int left = std::max(100, TimeoutMs(deadline - absl::Now()));
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, left);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_resp_err_t topic_err =
+          md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+      const int n = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+      rd_kafka_metadata_destroy(md);
+      result = topic_err ? absl::StatusOr<int>(KafkaError(topic_err, absl::StrCat("topic ", topic)))
+               : n > 0   ? absl::StatusOr<int>(n)
+                         : absl::NotFoundError(absl::StrCat("topic ", topic, " has no partitions"));
+    } else {
+      result = KafkaError(err, absl::StrCat("metadata for ", topic));
+    }
+    if (result.ok() || absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  rd_kafka_topic_destroy(rkt);
+  return result;
+}
+
 }  // namespace
 
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view context) {
@@ -171,21 +200,7 @@ absl::Status Producer::Flush(absl::Duration timeout) {
 }
 
 absl::StatusOr<int> Producer::PartitionCount(const std::string& topic, absl::Duration timeout) {
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, TimeoutMs(timeout));
-  rd_kafka_topic_destroy(rkt);
-  TW_RETURN_IF_ERROR(KafkaError(err, absl::StrCat("metadata for ", topic)));
-  int n = -1;
-  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (md->topic_cnt == 1) {
-    n = md->topics[0].partition_cnt;
-    topic_err = md->topics[0].err;
-  }
-  rd_kafka_metadata_destroy(md);
-  TW_RETURN_IF_ERROR(KafkaError(topic_err, absl::StrCat("topic ", topic)));
-  if (n <= 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " has no partitions"));
-  return n;
+  return TopicPartitionCount(rk_.get(), topic, timeout);
 }
 
 // ---- consumer ---------------------------------------------------------------
@@ -261,15 +276,7 @@ absl::Status Consumer::Assign(const std::string& topic, int partitions, int64_t 
 }
 
 absl::StatusOr<int> Consumer::PartitionCount(const std::string& topic, absl::Duration timeout) {
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, TimeoutMs(timeout));
-  rd_kafka_topic_destroy(rkt);
-  TW_RETURN_IF_ERROR(KafkaError(err, absl::StrCat("metadata for ", topic)));
-  int n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
-  rd_kafka_metadata_destroy(md);
-  if (n <= 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " not found"));
-  return n;
+  return TopicPartitionCount(rk_.get(), topic, timeout);
 }
 
 absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t& offsets, bool async) {

@@ -1,5 +1,8 @@
 #include "tests/pipeline/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
@@ -114,6 +117,36 @@ bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return done();
+}
+
+}  // namespace tallywire::testing
+
+namespace tallywire::testing {
+
+HttpReply HttpGet(int port, const std::string& path) {
+  HttpReply reply;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return reply;
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return reply;
+  }
+  std::string raw;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) raw.append(buf, static_cast<size_t>(n));
+  close(fd);
+  if (raw.size() > 12) reply.status = std::atoi(raw.c_str() + 9);
+  if (size_t body = raw.find("\r\n\r\n"); body != std::string::npos)
+    reply.body = raw.substr(body + 4);
+  return reply;
 }
 
 }  // namespace tallywire::testing

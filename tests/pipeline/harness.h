@@ -37,6 +37,13 @@ class Pipeline {
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
 };
 
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+// GET http://127.0.0.1:port/path; status 0 when the connection fails.
+HttpReply HttpGet(int port, const std::string& path);
+
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout);
 
 }  // namespace tallywire::testing

@@ -170,5 +170,47 @@ TEST(Pipeline, BadInputIsDeadLetteredWithReasonsAndTheRestIsExact) {
   EXPECT_EQ(dead[0].value.substr(0, 2), std::string("\x00\x01", 2));  // the bytes, untouched
 }
 
+TEST(Pipeline, HttpFaceServesRacesMetricsAndProbes) {
+  auto p = Pipeline::Create();
+  ASSERT_NE(p, nullptr);
+  ServiceOptions opts = p->AggregatorOptions(2);
+  opts.http_listen = "127.0.0.1:0";
+  auto svc = AggregatorService::Start(opts);
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  const int port = (*svc)->http_port();
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(HttpGet(port, "/healthz").status, 200);
+  auto sent = PublishFeed(RunoffFeed(), p->cfg, p->PublishOpts());
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  AwaitConsumed(**svc, sent->sent);
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(port, "/readyz").status == 200; }, absl::Seconds(30)));
+
+  const HttpReply race = HttpGet(port, "/races/us-house-6");
+  EXPECT_EQ(race.status, 200);
+  EXPECT_NE(
+      race.body.find("\"name\":\"Karen Handel\",\"party\":\"R\",\"votes\":134799,\"share\":51.7"),
+      std::string::npos)
+      << race.body;
+  EXPECT_NE(race.body.find("\"votes\":125517"), std::string::npos);
+  EXPECT_NE(race.body.find("\"precincts_reporting\":208,\"precincts_total\":208"),
+            std::string::npos);
+  EXPECT_NE(race.body.find("\"name\":\"DeKalb\",\"ballots_cast\":"), std::string::npos);
+  EXPECT_NE(HttpGet(port, "/races").body.find("\"race_id\":\"us-house-6\""), std::string::npos);
+  EXPECT_EQ(HttpGet(port, "/races/nope").status, 404);
+
+  const HttpReply metrics = HttpGet(port, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  for (const std::string& line :
+       {"tallywire_events_consumed_total{topic=\"tallies\"} " + std::to_string(sent->sent),
+        std::string("tallywire_alerts_total{kind=\"winner_certain\"} 1"),
+        std::string("tallywire_consumer_lag{topic=\"") + p->topics.tallies,
+        std::string("tallywire_produce_to_alert_seconds_count"),
+        std::string("tallywire_apply_latency_seconds_bucket{le=\"+Inf\"}"),
+        std::string("tallywire_rebalances_total")}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
+  }
+  ASSERT_TRUE((*svc)->Stop().ok());
+}
+
 }  // namespace
 }  // namespace tallywire::testing
