@@ -93,8 +93,6 @@ RaceState::RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions op
   words_[kRegistered].store(registered, std::memory_order_relaxed);
   words_[kUncounted].store(uncounted, std::memory_order_relaxed);
   words_[kUnknownOpen].store(unknown, std::memory_order_relaxed);
-  // Published before any reader can hold a pointer to this object.
-  std::atomic_thread_fence(std::memory_order_release);
 }
 
 void RaceState::AssertOwner() {
@@ -138,7 +136,6 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
 
   const uint64_t s = seq_.load(std::memory_order_relaxed);
   seq_.store(s + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
   for (size_t c = 0; c < k_; ++c) {
     Add(kHeader + c, deltas_[c]);
     Add(county + 3 + c, deltas_[c]);
@@ -152,7 +149,7 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   Add(kUnknownOpen, unknown_open_delta);
   Add(kApplied, 1);
   AddToWindow(u.event_time_ms, deltas_.data());
-  words_[kLastEventTime].store(max_event_time_, std::memory_order_relaxed);
+  words_[kLastEventTime].store(max_event_time_, std::memory_order_release);
   seq_.store(s + 2, std::memory_order_release);
 
   std::copy(u.votes.begin(), u.votes.end(), old);
@@ -209,8 +206,7 @@ RaceSnapshot RaceState::Snapshot() const {
       std::this_thread::yield();
       continue;
     }
-    for (size_t i = 0; i < word_count_; ++i) copy[i] = words_[i].load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    for (size_t i = 0; i < word_count_; ++i) copy[i] = words_[i].load(std::memory_order_acquire);
     if (seq_.load(std::memory_order_relaxed) == s1) break;
   }
   RaceSnapshot s;

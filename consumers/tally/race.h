@@ -11,14 +11,17 @@
 // (down as well as up); equal or older versions change nothing, which is what
 // makes duplicated and reordered input converge. The published totals live
 // in a seqlock: a sequence counter plus an array of std::atomic<int64_t>
-// words. The writer makes the counter odd (relaxed store + release fence),
-// stores words (relaxed), and makes it even (release store). A reader loads
-// the counter (acquire), copies the words (relaxed), issues an acquire fence
-// and re-reads the counter; equal and even means the copy is one consistent
-// state. All shared words are atomics, so there is no data race for TSan or
-// the C++ memory model, and on x86 a relaxed atomic is a plain mov: the
-// writer pays two stores and a fence per apply, never a lock. Readers retry
-// while a write is in progress and never block the writer.
+// words, with no standalone fences (ThreadSanitizer does not model them).
+// The writer stores the counter odd (relaxed), then each changed word with
+// release order, then the counter even (release). A reader loads the
+// counter (acquire), every word (acquire), and the counter again (relaxed).
+// If the reader saw any word of a write in progress, that word's release
+// store carries the odd counter with it, so the second load differs and the
+// reader retries; equal and even means one consistent state. All shared
+// words are atomics, so there is no data race for TSan or the C++ memory
+// model; on x86 release stores and acquire loads are plain movs, so the
+// writer pays no fence and no lock per apply. Readers retry while a write is
+// in progress and never block the writer.
 #pragma once
 
 #include <atomic>
@@ -157,7 +160,7 @@ class RaceState {
 
   int64_t Word(size_t i) const { return words_[i].load(std::memory_order_relaxed); }
   void Add(size_t i, int64_t d) {
-    if (d != 0) words_[i].store(Word(i) + d, std::memory_order_relaxed);
+    if (d != 0) words_[i].store(Word(i) + d, std::memory_order_release);
   }
   size_t WindowSlot(size_t c) const { return kHeader + k_ + c; }
   size_t CountySlot(size_t county) const { return kHeader + 2 * k_ + county * (3 + k_); }
