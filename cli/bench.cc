@@ -31,24 +31,12 @@ int RunBench(const std::vector<std::string>& argv) {
                {"no-raw", "", "run only tallywire"},
                {"json", "", "print the report as JSON"},
                {"verbose", "", "keep the services' logs"}}};
-  absl::StatusOr<Args> args = ParseArgs(cmd, argv);
-  auto fail = [](const absl::Status& st) {
-    std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());
-    return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  };
-  if (!args.ok()) return fail(args.status());
-  if (args->help()) {
-    std::fputs(HelpText(cmd).c_str(), stdout);
-    return 0;
-  }
-  absl::StatusOr<kafka::KafkaConfig> cfg = KafkaConfigFromArgs(*args, "");
-  if (!cfg.ok()) return fail(cfg.status());
-  if (args->Has("print-config")) {
-    std::fputs(cfg->Printable().c_str(), stdout);
-    return 0;
-  }
+  int code = 0;
+  kafka::KafkaConfig cfg;
+  std::optional<Args> args = ParseCommand(cmd, argv, &code, &cfg, /*default_brokers=*/"");
+  if (!args) return code;
   EndToEndOptions o;
-  o.kafka = *cfg;
+  o.kafka = cfg;
   struct IntFlag {
     const char* name;
     int64_t* out;
@@ -62,13 +50,13 @@ int RunBench(const std::vector<std::string>& argv) {
                     {"precincts", &precincts},
                     {"candidates", &candidates}}) {
     absl::StatusOr<int64_t> v = args->GetInt(f.name, *f.out);
-    if (!v.ok()) return fail(v.status());
+    if (!v.ok()) return Fail(v.status());
     if (*v < 1)
-      return fail(absl::InvalidArgumentError(absl::StrCat("--", f.name, " must be >= 1")));
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--", f.name, " must be >= 1")));
     *f.out = *v;
   }
   absl::StatusOr<double> rate = args->GetDouble("rate", 0);
-  if (!rate.ok()) return fail(rate.status());
+  if (!rate.ok()) return Fail(rate.status());
   o.rate = *rate;
   if (!args->Has("rate") && !args->Has("brokers")) {
     // The embedded broker keeps a bounded log and one thread: flat out, the
@@ -87,7 +75,7 @@ int RunBench(const std::vector<std::string>& argv) {
   o.run_tallywire = !args->Has("raw");
   SetLogQuiet(!args->Has("verbose"));
   auto results = RunEndToEnd(o);
-  if (!results.ok()) return fail(results.status());
+  if (!results.ok()) return Fail(results.status());
   std::fputs(
       (args->Has("json") ? ReportJson(o, *results) + "\n" : FormatReport(o, *results)).c_str(),
       stdout);

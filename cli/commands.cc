@@ -27,43 +27,6 @@ std::atomic<bool> g_stop{false};
 
 namespace {
 
-constexpr const char* kDefaultBrokers = "127.0.0.1:9092";
-
-int Fail(const absl::Status& st) {
-  std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());
-  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
-
-// Parses, handles --help and --print-config; nullopt means "exit with *code".
-std::optional<Args> Parse(const Command& cmd, const std::vector<std::string>& argv, int* code,
-                          kafka::KafkaConfig* cfg = nullptr,
-                          const std::string& default_brokers = kDefaultBrokers) {
-  absl::StatusOr<Args> args = ParseArgs(cmd, argv);
-  if (!args.ok()) {
-    *code = Fail(args.status());
-    return std::nullopt;
-  }
-  if (args->help()) {
-    std::fputs(HelpText(cmd).c_str(), stdout);
-    *code = 0;
-    return std::nullopt;
-  }
-  if (cfg != nullptr) {
-    absl::StatusOr<kafka::KafkaConfig> c = KafkaConfigFromArgs(*args, default_brokers);
-    if (!c.ok()) {
-      *code = Fail(c.status());
-      return std::nullopt;
-    }
-    *cfg = *std::move(c);
-    if (args->Has("print-config")) {
-      std::fputs(cfg->Printable().c_str(), stdout);
-      *code = 0;
-      return std::nullopt;
-    }
-  }
-  return *std::move(args);
-}
-
 void CommonLogFlags(Command* cmd) {
   cmd->flags.push_back({"log-json", "", "structured logs as JSON lines"});
   cmd->flags.push_back({"quiet", "", "log errors only"});
@@ -88,7 +51,7 @@ int RunBroker(const std::vector<std::string>& argv) {
                {"nodes", "N", "mock brokers (default 1)"}},
               /*kafka=*/false};
   int code = 0;
-  std::optional<Args> args = Parse(cmd, argv, &code);
+  std::optional<Args> args = ParseCommand(cmd, argv, &code);
   if (!args) return code;
   absl::StatusOr<int64_t> partitions = args->GetInt("partitions", 4);
   absl::StatusOr<int64_t> nodes = args->GetInt("nodes", 1);
@@ -119,7 +82,7 @@ int RunTopics(const std::vector<std::string>& argv) {
                {"min-insync-replicas", "N", "min.insync.replicas (default 1)"}}};
   int code = 0;
   kafka::KafkaConfig cfg;
-  std::optional<Args> args = Parse(cmd, argv, &code, &cfg);
+  std::optional<Args> args = ParseCommand(cmd, argv, &code, &cfg);
   if (!args) return code;
   const std::string action = args->positional().empty() ? "" : args->positional()[0];
   if (action == "create") {
@@ -216,7 +179,7 @@ int RunProduce(const std::vector<std::string>& argv) {
   CommonLogFlags(&cmd);
   int code = 0;
   kafka::KafkaConfig cfg;
-  std::optional<Args> args = Parse(cmd, argv, &code, &cfg);
+  std::optional<Args> args = ParseCommand(cmd, argv, &code, &cfg);
   if (!args) return code;
   ApplyLogFlags(*args);
   std::vector<std::string> pos = args->positional();
@@ -305,7 +268,7 @@ int RunAggregate(const std::vector<std::string>& argv) {
   CommonLogFlags(&cmd);
   int code = 0;
   ServiceOptions opts;
-  std::optional<Args> args = Parse(cmd, argv, &code, &opts.kafka);
+  std::optional<Args> args = ParseCommand(cmd, argv, &code, &opts.kafka);
   if (!args) return code;
   ApplyLogFlags(*args);
   absl::StatusOr<int64_t> threads = args->GetInt("threads", 1);
@@ -375,7 +338,7 @@ int RunAlerts(const std::vector<std::string>& argv) {
                {"topic", "NAME", "alerts topic (default alerts)"}}};
   int code = 0;
   kafka::KafkaConfig cfg;
-  std::optional<Args> args = Parse(cmd, argv, &code, &cfg);
+  std::optional<Args> args = ParseCommand(cmd, argv, &code, &cfg);
   if (!args) return code;
   const bool json = args->Has("json");
   FollowOptions opts{.topic = args->Get("topic", "alerts"),

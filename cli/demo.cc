@@ -105,31 +105,16 @@ int RunDemo(const std::vector<std::string>& argv) {
                {"seed", "S", "seed of the synthetic night (default 2017)"},
                {"threads", "N", "aggregator threads (default 2)"},
                {"no-board", "", "print progress lines instead of redrawing the board"}}};
+  int code = 0;
   kafka::KafkaConfig cfg;
-  absl::StatusOr<Args> parsed = ParseArgs(cmd, argv);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "tallywire: %s\n", std::string(parsed.status().message()).c_str());
-    return 2;
-  }
-  if (parsed->help()) {
-    std::fputs(HelpText(cmd).c_str(), stdout);
-    return 0;
-  }
+  std::optional<Args> parsed = ParseCommand(cmd, argv, &code, &cfg, /*default_brokers=*/"");
+  if (!parsed) return code;
   const Args& args = *parsed;
-  absl::StatusOr<kafka::KafkaConfig> c = KafkaConfigFromArgs(args, "");
   absl::StatusOr<double> duration = args.GetDouble("duration", 40);
   absl::StatusOr<int64_t> seed = args.GetInt("seed", 2017);
   absl::StatusOr<int64_t> threads = args.GetInt("threads", 2);
-  for (const absl::Status& st : {c.status(), duration.status(), seed.status(), threads.status()}) {
-    if (!st.ok()) {
-      std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());
-      return 2;
-    }
-  }
-  cfg = *c;
-  if (args.Has("print-config")) {
-    std::fputs(cfg.Printable().c_str(), stdout);
-    return 0;
+  for (const absl::Status& st : {duration.status(), seed.status(), threads.status()}) {
+    if (!st.ok()) return Fail(st);
   }
   const bool board = !args.Has("no-board") && isatty(STDOUT_FILENO);
   if (board) SetLogQuiet(true);
@@ -137,19 +122,14 @@ int RunDemo(const std::vector<std::string>& argv) {
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   if (!args.Has("brokers")) {
     auto b = kafka::EmbeddedBroker::Start({.topics = DefaultTopics()});
-    if (!b.ok()) {
-      std::fprintf(stderr, "tallywire: %s\n", std::string(b.status().message()).c_str());
-      return 1;
-    }
+    if (!b.ok()) return Fail(b.status());
     broker = *std::move(b);
     cfg.Set("bootstrap.servers", broker->bootstrap());
     kafka::EmbeddedBroker::TuneClient(&cfg);
     std::fprintf(stderr, "demo: embedded broker at %s\n", broker->bootstrap().c_str());
   } else if (absl::Status st = kafka::CreateTopics(cfg, DefaultTopics(), absl::Seconds(30));
-             !st.ok()) {
-    std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());
-    return 1;
-  }
+             !st.ok())
+    return Fail(st);
 
   const Feed feed = GenerateApril18Night({.seed = static_cast<uint64_t>(*seed)});
   const int64_t span_ms = feed.tallies.back().event_time_ms - feed.tallies.front().event_time_ms;
@@ -160,10 +140,7 @@ int RunDemo(const std::vector<std::string>& argv) {
   sopts.group_id = absl::StrCat("tallywire-demo-", getpid(), "-", demo_start_ms);
   sopts.threads = static_cast<int>(*threads);
   auto svc = AggregatorService::Start(sopts);
-  if (!svc.ok()) {
-    std::fprintf(stderr, "tallywire: %s\n", std::string(svc.status().message()).c_str());
-    return 1;
-  }
+  if (!svc.ok()) return Fail(svc.status());
 
   std::mutex alerts_mu;  // the follower thread appends, the board reads
   std::vector<AlertEvent> alerts;
@@ -236,10 +213,7 @@ int RunDemo(const std::vector<std::string>& argv) {
   std::optional<RaceSnapshot> final_state = snapshot();
   if (board) std::printf("\x1b[H\x1b[2J");
   if (final_state) std::printf("%s", Board(*final_state, alerts_copy(), true).c_str());
-  if (!summary.ok()) {
-    std::fprintf(stderr, "tallywire: %s\n", std::string(summary.status().message()).c_str());
-    return 1;
-  }
+  if (!summary.ok()) return Fail(summary.status());
   std::printf("\nsummary: %llu events produced, %llu consumed, %llu alerts, %llu dead-lettered\n",
               static_cast<unsigned long long>(summary->delivered),
               static_cast<unsigned long long>((*svc)->probe().consumed(SourceTopic::kTallies)),

@@ -1,5 +1,7 @@
 #include "cli/flags.h"
 
+#include <cstdio>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -123,6 +125,40 @@ absl::StatusOr<kafka::KafkaConfig> KafkaConfigFromArgs(const Args& args,
   for (const std::string& kv : args.All("X")) TW_RETURN_IF_ERROR(cfg.SetFromFlag(kv));
   TW_RETURN_IF_ERROR(cfg.ToRdKafka().status());  // validate every key now
   return cfg;
+}
+
+int Fail(const absl::Status& st) {
+  std::fprintf(stderr, "tallywire: %s\n", std::string(st.message()).c_str());
+  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::optional<Args> ParseCommand(const Command& cmd, const std::vector<std::string>& argv,
+                                 int* code, kafka::KafkaConfig* cfg,
+                                 const std::string& default_brokers) {
+  absl::StatusOr<Args> args = ParseArgs(cmd, argv);
+  if (!args.ok()) {
+    *code = Fail(args.status());
+    return std::nullopt;
+  }
+  if (args->help()) {
+    std::fputs(HelpText(cmd).c_str(), stdout);
+    *code = 0;
+    return std::nullopt;
+  }
+  if (cfg != nullptr) {
+    absl::StatusOr<kafka::KafkaConfig> c = KafkaConfigFromArgs(*args, default_brokers);
+    if (!c.ok()) {
+      *code = Fail(c.status());
+      return std::nullopt;
+    }
+    *cfg = *std::move(c);
+    if (args->Has("print-config")) {
+      std::fputs(cfg->Printable().c_str(), stdout);
+      *code = 0;
+      return std::nullopt;
+    }
+  }
+  return *std::move(args);
 }
 
 }  // namespace tallywire::cli

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,17 @@ class Args {
 
 absl::StatusOr<Args> ParseArgs(const Command& cmd, const std::vector<std::string>& argv);
 std::string HelpText(const Command& cmd);
+
+// Prints "tallywire: <message>" and returns the exit code: 2 for usage
+// errors (invalid argument), 1 for everything else.
+int Fail(const absl::Status& st);
+
+// ParseArgs plus what every command does with it: --help, and (when cfg is
+// given) the Kafka configuration and --print-config. nullopt means "exit
+// now with *code".
+std::optional<Args> ParseCommand(const Command& cmd, const std::vector<std::string>& argv,
+                                 int* code, kafka::KafkaConfig* cfg = nullptr,
+                                 const std::string& default_brokers = "127.0.0.1:9092");
 
 // Kafka settings in one place, in order: defaults, --kafka-config FILE,
 // --brokers, then every -X key=value.
