@@ -19,12 +19,17 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
     TW_RETURN_IF_ERROR(w->Init());
     svc->workers_.push_back(std::move(w));
   }
-  for (auto& w : svc->workers_) {
-    Worker* worker = w.get();
+  svc->worker_status_.resize(svc->workers_.size());
+  svc->all_committed_ = std::make_unique<std::latch>(svc->workers_.size());
+  for (size_t i = 0; i < svc->workers_.size(); ++i) {
+    Worker* worker = svc->workers_[i].get();
     AggregatorService* self = svc.get();
-    svc->threads_.emplace_back([worker, self] {
-      if (absl::Status st = worker->Run(&self->stop_); !st.ok()) {
-        Log(LogLevel::kError, "worker_shutdown", {{"error", std::string(st.message())}});
+    svc->threads_.emplace_back([worker, self, i] {
+      // Each thread writes only its own slot; Stop() reads after join.
+      self->worker_status_[i] = worker->Run(&self->stop_, self->all_committed_.get());
+      if (!self->worker_status_[i].ok()) {
+        Log(LogLevel::kError, "worker_shutdown",
+            {{"error", std::string(self->worker_status_[i].message())}});
       }
     });
   }
@@ -50,6 +55,9 @@ absl::Status AggregatorService::Stop() {
   stop_.store(true, std::memory_order_release);
   for (std::thread& t : threads_) t.join();
   if (http_) http_->Stop();
+  for (const absl::Status& st : worker_status_) {
+    if (!st.ok()) return st;
+  }
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <latch>
 #include <memory>
 #include <string>
 #include <thread>
@@ -76,6 +77,8 @@ class AggregatorService {
   std::atomic<bool> stop_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  std::vector<absl::Status> worker_status_;  // one per worker, set when it returns
+  std::unique_ptr<std::latch> all_committed_;
   std::unique_ptr<HttpServer> http_;
   bool stopped_ = false;
 };

@@ -62,7 +62,7 @@ absl::Status Worker::Init() {
   return consumer_->Subscribe({options_.topics.tallies});
 }
 
-absl::Status Worker::Run(const std::atomic<bool>* stop) {
+absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committed) {
   int64_t last_commit = MonotonicNs();
   int64_t last_lag = 0;
   const int64_t commit_every = absl::ToInt64Nanoseconds(options_.commit_interval);
@@ -88,6 +88,7 @@ absl::Status Worker::Run(const std::atomic<bool>* stop) {
   shutting_down_ = true;
   absl::Status status = producer_->Flush(absl::Seconds(30));
   if (absl::Status st = CommitProgress(/*sync=*/true); !st.ok() && status.ok()) status = st;
+  all_committed->arrive_and_wait();
   if (absl::Status st = consumer_->Close(); !st.ok() && status.ok()) status = st;
   return status;
 }

@@ -4,11 +4,12 @@
 //
 //   Worker w(options, 0, &directory, &probe);
 //   TW_RETURN_IF_ERROR(w.Init());
-//   std::thread t([&] { w.Run(&stop); });
+//   std::thread t([&] { w.Run(&stop, &all_committed); });
 #pragma once
 
 #include <atomic>
 #include <deque>
+#include <latch>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,8 +28,11 @@ class Worker {
   Worker(const ServiceOptions& options, int index, RaceDirectory* directory, ServiceProbe* probe);
   ~Worker();
   absl::Status Init();
-  // Polls until *stop, then shuts down in order; returns the shutdown status.
-  absl::Status Run(const std::atomic<bool>* stop);
+  // Polls until *stop, then shuts down in order: deliver, commit, wait on
+  // `all_committed` until every worker of the process has committed (one
+  // leaving the group first would make the others' commits fail with
+  // REBALANCE_IN_PROGRESS), then leave. Returns the shutdown status.
+  absl::Status Run(const std::atomic<bool>* stop, std::latch* all_committed);
 
   bool joined() const { return joined_.load(std::memory_order_acquire); }
   bool caught_up() const { return caught_up_.load(std::memory_order_acquire); }
