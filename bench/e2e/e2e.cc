@@ -208,7 +208,10 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   sopts.group_id = "tallywire-" + topics.tallies;
   TW_ASSIGN_OR_RETURN(auto svc, AggregatorService::Start(sopts));
   const ServiceProbe& probe = svc->probe();
-  WaitForProgress([&] { return svc->ready() ? 1 : 0; }, 1);
+  // Measure the pipeline, not the group forming: wait until every
+  // partition is owned and every worker caught up.
+  WaitForProgress(
+      [&] { return svc->ready() && svc->assigned_partitions() == o.partitions ? 1 : 0; }, 1);
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
   absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {

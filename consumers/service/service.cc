@@ -68,6 +68,12 @@ bool AggregatorService::ready() const {
   return !workers_.empty();
 }
 
+int AggregatorService::assigned_partitions() const {
+  int n = 0;
+  for (const auto& w : workers_) n += w->assigned_partitions();
+  return n;
+}
+
 std::string RaceSnapshotJson(const RaceSnapshot& s) {
   const RaceModel& m = *s.model;
   auto candidates = [&](const std::vector<int64_t>& votes) {

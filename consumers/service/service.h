@@ -65,6 +65,8 @@ class AggregatorService {
   const ServiceProbe& probe() const { return probe_; }
   // Every worker has joined the group and caught up with its partitions.
   bool ready() const;
+  // Tallies partitions owned by this process's workers right now.
+  int assigned_partitions() const;
   int http_port() const { return http_ ? http_->port() : 0; }
 
  private:

@@ -289,6 +289,7 @@ void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
          {"partition", absl::StrCat(tp.partition)},
          {"restore_until", absl::StrCat(prog.restore_until)}});
   }
+  assigned_.store(static_cast<int>(progress_.size()), std::memory_order_release);
   caught_up_.store(false, std::memory_order_release);
   joined_.store(true, std::memory_order_release);
 }
@@ -317,6 +318,7 @@ void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
       }
     }
   }
+  assigned_.store(static_cast<int>(progress_.size()), std::memory_order_release);
 }
 
 void Worker::RefreshLag() {

@@ -36,6 +36,7 @@ class Worker {
 
   bool joined() const { return joined_.load(std::memory_order_acquire); }
   bool caught_up() const { return caught_up_.load(std::memory_order_acquire); }
+  int assigned_partitions() const { return assigned_.load(std::memory_order_acquire); }
 
  private:
   struct OwnedRace {
@@ -83,6 +84,7 @@ class Worker {
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};
   std::atomic<bool> caught_up_{false};
+  std::atomic<int> assigned_{0};  // tallies partitions this worker owns now
 };
 
 }  // namespace tallywire
