@@ -1,4 +1,5 @@
-// ThreadSanitizer shim, linked into test binaries of the `tsan` preset only.
+// ThreadSanitizer shim, linked into the test binaries and the CLI of the
+// `tsan` preset only.
 //
 // Debian's librdkafka starts its threads with C11 thrd_create and locks with
 // mtx_*/cnd_*. glibc implements those on internal pthread entry points that
