@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/reason.h"
 #include "core/status_macros.h"
 #include "flatbuffers/flatbuffers.h"
 
@@ -43,10 +44,16 @@ absl::StatusOr<const T*> VerifiedRoot(absl::Span<const uint8_t> bytes, const cha
   return flatbuffers::GetRoot<T>(bytes.data());
 }
 
+// Count errors carry the reason "invalid_counts"; anything else wrong with a
+// buffer is left without one (the caller's "undecodable").
 absl::Status CheckCount(int64_t v, absl::string_view field) {
-  if (v < 0) return absl::InvalidArgumentError(absl::StrCat("negative ", field, ": ", v));
+  if (v < 0) {
+    return WithReason("invalid_counts",
+                      absl::InvalidArgumentError(absl::StrCat("negative ", field, ": ", v)));
+  }
   if (v > kMaxCount) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " overflows: ", v, " > ", kMaxCount));
+    return WithReason("invalid_counts", absl::InvalidArgumentError(absl::StrCat(
+                                            field, " overflows: ", v, " > ", kMaxCount)));
   }
   return absl::OkStatus();
 }
@@ -61,8 +68,9 @@ absl::Status CheckCounts(const flatbuffers::Vector<int64_t>* v, size_t expected,
     return absl::InvalidArgumentError(absl::StrCat(field, " vector is misaligned"));
   }
   if (v->size() != expected) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " has ", v->size(), " entries, votes has ", expected));
+    return WithReason("invalid_counts",
+                      absl::InvalidArgumentError(absl::StrCat(field, " has ", v->size(),
+                                                              " entries, votes has ", expected)));
   }
   for (int64_t x : *v) TW_RETURN_IF_ERROR(CheckCount(x, field));
   return absl::OkStatus();

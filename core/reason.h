@@ -21,6 +21,10 @@ inline absl::Status WithReason(absl::string_view reason, absl::Status status) {
   return status;
 }
 
+inline bool HasReason(const absl::Status& status) {
+  return status.GetPayload(kReasonPayloadUrl).has_value();
+}
+
 // "invalid" when the status carries no reason.
 inline std::string ReasonOf(const absl::Status& status) {
   if (auto p = status.GetPayload(kReasonPayloadUrl)) return std::string(*p);

@@ -1,6 +1,5 @@
 #include "consumers/tally/decode.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/reason.h"
 
@@ -10,10 +9,7 @@ absl::StatusOr<DecodedTally> DecodeTallyFor(
     absl::Span<const uint8_t> bytes, absl::FunctionRef<RaceState*(absl::string_view)> find_race) {
   absl::StatusOr<const wire::PrecinctTally*> t = DecodeTally(bytes);
   if (!t.ok()) {
-    const bool counts = absl::StrContains(t.status().message(), "negative") ||
-                        absl::StrContains(t.status().message(), "overflow") ||
-                        absl::StrContains(t.status().message(), "entries");
-    return WithReason(counts ? "invalid_counts" : "undecodable", t.status());
+    return HasReason(t.status()) ? t.status() : WithReason("undecodable", t.status());
   }
   const wire::PrecinctTally& tally = **t;
   DecodedTally d;
