@@ -12,10 +12,6 @@ std::string FormatPercentBp(int64_t bp) {
 
 namespace {
 std::string ThresholdText(int32_t bp) { return absl::StrFormat("%.1f %%", bp / 100.0); }
-
-int32_t ShareBp(int64_t votes, int64_t total) {
-  return total <= 0 ? 0 : static_cast<int32_t>(votes * 10000 / total);
-}
 }  // namespace
 
 RaceDetector::RaceDetector(const AlertRules& rules, const RaceModel& model)

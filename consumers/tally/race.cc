@@ -60,14 +60,12 @@ bool RaceModel::SameShape(const RaceModel& o) const {
   return true;
 }
 
-int32_t RaceSnapshot::ShareBp(size_t c) const {
-  return total_votes <= 0 ? 0 : static_cast<int32_t>(votes[c] * 10000 / total_votes);
-}
+int32_t RaceSnapshot::ShareBp(size_t c) const { return tallywire::ShareBp(votes[c], total_votes); }
 
 int32_t RaceSnapshot::WindowShareBp(size_t c) const {
   int64_t sum = 0;
   for (int64_t v : window_votes) sum += v;
-  return sum <= 0 ? 0 : static_cast<int32_t>(window_votes[c] * 10000 / sum);
+  return tallywire::ShareBp(window_votes[c], sum);
 }
 
 RaceState::RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions options)

@@ -87,6 +87,11 @@ struct CountySnapshot {
   std::vector<int64_t> votes;
 };
 
+// votes / total in basis points (0 when there are no votes yet).
+inline int32_t ShareBp(int64_t votes, int64_t total) {
+  return total <= 0 ? 0 : static_cast<int32_t>(votes * 10000 / total);
+}
+
 // A consistent copy of one race, as of one apply.
 struct RaceSnapshot {
   std::shared_ptr<const RaceModel> model;
