@@ -87,7 +87,18 @@ absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committe
   // handled synchronously; deliver what is in flight, commit, leave.
   shutting_down_ = true;
   absl::Status status = producer_->Flush(absl::Seconds(30));
-  if (absl::Status st = CommitProgress(/*sync=*/true); !st.ok() && status.ok()) status = st;
+  if (absl::Status st = CommitProgress(/*sync=*/true); !st.ok()) {
+    // Stopping while the group rebalances: the partitions are no longer
+    // ours to commit; their next owner replays from the last commit
+    // (at-least-once, same alert ids). Worth a warning, not a failure.
+    const std::string reason = ReasonOf(st);
+    if (reason == "ILLEGAL_GENERATION" || reason == "REBALANCE_IN_PROGRESS" ||
+        reason == "UNKNOWN_MEMBER_ID") {
+      Log(LogLevel::kWarn, "final_commit_superseded", {{"error", std::string(st.message())}});
+    } else if (status.ok()) {
+      status = st;
+    }
+  }
   all_committed->arrive_and_wait();
   if (absl::Status st = consumer_->Close(); !st.ok() && status.ok()) status = st;
   return status;

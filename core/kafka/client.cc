@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/reason.h"
 #include "core/status_macros.h"
 
 namespace tallywire::kafka {
@@ -80,8 +81,11 @@ absl::StatusOr<int> TopicPartitionCount(rd_kafka_t* rk, const std::string& topic
 
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view context) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
-  return absl::UnavailableError(
-      absl::StrCat(context, ": ", rd_kafka_err2name(err), ": ", rd_kafka_err2str(err)));
+  // The reason is librdkafka's error name, so callers can tell errors apart
+  // without parsing messages.
+  return WithReason(rd_kafka_err2name(err),
+                    absl::UnavailableError(absl::StrCat(context, ": ", rd_kafka_err2name(err), ": ",
+                                                        rd_kafka_err2str(err))));
 }
 
 absl::string_view Payload(const rd_kafka_message_t& m) {
