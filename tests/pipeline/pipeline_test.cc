@@ -2,6 +2,7 @@
 // -> aggregator (decode, apply, detect, publish) -> alerts / dlq topics.
 // Built twice: against the embedded broker (label `embedded`) and against
 // the real Kafka broker in TALLYWIRE_KAFKA_BROKERS (label `kafka`).
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "producers/tally/openelections_csv.h"
 #include "producers/tally/synthetic_night.h"
@@ -69,6 +70,25 @@ TEST(Pipeline, RunoffShuffledDuplicatedCorrectedGivesCertifiedTotals) {
     const auto alerts = p->Alerts();
     EXPECT_EQ(Count(alerts, wire::AlertKind::WinnerCertain, "karen-handel"), 1);
     EXPECT_EQ(Count(alerts, wire::AlertKind::ReportingMilestone), 4);
+  }
+}
+
+// SIGTERM can arrive while the group is still forming or rebalancing.
+// cooperative-sticky assignor aborted the process when a consumer closed
+// before its first assignment (CI caught it); stopping mid-join must be clean.
+TEST(Pipeline, StoppingWhileTheGroupFormsIsClean) {
+  auto p = Pipeline::Create();
+  ASSERT_NE(p, nullptr);
+  for (int round = 0; round < 6; ++round) {
+    auto first = AggregatorService::Start(p->AggregatorOptions(2));
+    ASSERT_TRUE(first.ok()) << first.status();
+    absl::SleepFor(absl::Milliseconds(150 * round));
+    // A second member joining forces a rebalance, stopped at varying points.
+    auto second = AggregatorService::Start(p->AggregatorOptions(2));
+    ASSERT_TRUE(second.ok()) << second.status();
+    absl::SleepFor(absl::Milliseconds(50 * round));
+    EXPECT_TRUE((*first)->Stop().ok()) << "round " << round;
+    EXPECT_TRUE((*second)->Stop().ok()) << "round " << round;
   }
 }
 
