@@ -1,0 +1,202 @@
+#include "consumers/social/match.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+
+namespace tallywire {
+namespace {
+
+// Base letters of U+00C0..U+017F; ' ' marks the two signs (× ÷) among them.
+constexpr char kLatinFold[] =
+    "aaaaaaaceeeeiiiidnooooo ouuuuyts"  // U+00C0
+    "aaaaaaaceeeeiiiidnooooo ouuuuyty"  // U+00E0
+    "aaaaaaccccccccdd"                  // U+0100
+    "ddeeeeeeeeeegggg"                  // U+0110
+    "gggghhhhiiiiiiii"                  // U+0120
+    "iiiijjkkklllllll"                  // U+0130
+    "lllnnnnnnnnnoooo"                  // U+0140
+    "oooorrrrrrssssss"                  // U+0150
+    "ssttttttuuuuuuuu"                  // U+0160
+    "uuuuwwyyyzzzzzzs";                 // U+0170
+static_assert(sizeof(kLatinFold) - 1 == 0x180 - 0xC0);
+
+enum class Kind { kLetter, kBoundary, kIgnore };
+
+// Reads one UTF-8 character at text[*pos], advances *pos, and appends its
+// folded form to *out when it is a letter or digit.
+Kind FoldOne(absl::string_view text, size_t* pos, std::string* out) {
+  const auto c = static_cast<unsigned char>(text[*pos]);
+  if (c < 0x80) {
+    ++*pos;
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out->push_back(static_cast<char>(c));
+      return Kind::kLetter;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      out->push_back(static_cast<char>(c - 'A' + 'a'));
+      return Kind::kLetter;
+    }
+    return Kind::kBoundary;
+  }
+  const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+  if (n == 0 || *pos + n > text.size()) {  // stray continuation or cut short
+    ++*pos;
+    return Kind::kBoundary;
+  }
+  uint32_t cp = c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<unsigned char>(text[*pos + k]);
+    if ((cc & 0xC0) != 0x80) {
+      ++*pos;
+      return Kind::kBoundary;
+    }
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  const absl::string_view raw = text.substr(*pos, n);
+  *pos += n;
+  if (cp >= 0xC0 && cp < 0x180) {
+    const char base = kLatinFold[cp - 0xC0];
+    if (base == ' ') return Kind::kBoundary;
+    out->push_back(base);
+    return Kind::kLetter;
+  }
+  if (cp >= 0x300 && cp < 0x370) return Kind::kIgnore;  // combining accents
+  // Other alphabets are letters; punctuation, symbols, emoji and scripts
+  // written without spaces (kana, CJK, Hangul) separate words.
+  const bool letter = (cp >= 0x180 && cp < 0x2000) || (cp >= 0x2C00 && cp < 0x2E00) ||
+                      (cp >= 0xA640 && cp < 0xA800);
+  if (!letter) return Kind::kBoundary;
+  out->append(raw.data(), raw.size());
+  return Kind::kLetter;
+}
+
+}  // namespace
+
+void FoldForMatching(absl::string_view text, std::string* out) {
+  const size_t start = out->size();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (FoldOne(text, &pos, out) == Kind::kBoundary && out->size() > start && out->back() != ' ') {
+      out->push_back(' ');
+    }
+  }
+}
+
+MentionMatcher::MentionMatcher() : delta_(1, 0), out_begin_{0, 0} {}
+
+MentionMatcher MentionMatcher::Build(const std::vector<MentionTerm>& terms) {
+  // Trie with sparse children, then failure links by BFS, then the full DFA.
+  struct Node {
+    std::map<unsigned char, int> next;
+    int fail = 0;
+    std::vector<Output> out;
+  };
+  std::vector<Node> trie(1);
+  MentionMatcher m;
+  std::fill(std::begin(m.byte_class_), std::end(m.byte_class_), 0);
+  m.classes_ = 1;
+  std::string folded;
+  for (const MentionTerm& term : terms) {
+    folded.clear();
+    FoldForMatching(term.text, &folded);
+    while (!folded.empty() && folded.back() == ' ') folded.pop_back();
+    if (folded.empty()) continue;
+    int s = 0;
+    for (char ch : folded) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (m.byte_class_[c] == 0) m.byte_class_[c] = static_cast<uint8_t>(m.classes_++);
+      auto it = trie[s].next.find(c);
+      if (it == trie[s].next.end()) {
+        trie[s].next[c] = static_cast<int>(trie.size());
+        s = static_cast<int>(trie.size());
+        trie.emplace_back();
+      } else {
+        s = it->second;
+      }
+    }
+    trie[s].out.push_back({term.target, static_cast<int32_t>(folded.size())});
+  }
+  m.delta_.assign(trie.size() * m.classes_, 0);
+  std::deque<int> queue;
+  for (auto [c, child] : trie[0].next) {
+    m.delta_[m.byte_class_[c]] = child;
+    queue.push_back(child);
+  }
+  std::vector<int> order;  // BFS order: a state's fail is settled before it
+  while (!queue.empty()) {
+    const int s = queue.front();
+    queue.pop_front();
+    order.push_back(s);
+    const Node& fail = trie[trie[s].fail];
+    trie[s].out.insert(trie[s].out.end(), fail.out.begin(), fail.out.end());
+    for (int k = 0; k < m.classes_; ++k) {
+      m.delta_[s * m.classes_ + k] = m.delta_[trie[s].fail * m.classes_ + k];
+    }
+    for (auto [c, child] : trie[s].next) {
+      trie[child].fail = m.delta_[trie[s].fail * m.classes_ + m.byte_class_[c]];
+      m.delta_[s * m.classes_ + m.byte_class_[c]] = child;
+      queue.push_back(child);
+    }
+  }
+  m.out_begin_.assign(1, 0);
+  m.outputs_.clear();
+  for (const Node& n : trie) {
+    m.outputs_.insert(m.outputs_.end(), n.out.begin(), n.out.end());
+    m.out_begin_.push_back(static_cast<int32_t>(m.outputs_.size()));
+  }
+  return m;
+}
+
+void MentionMatcher::Match(absl::string_view text, std::vector<int32_t>* targets,
+                           std::string* scratch) const {
+  targets->clear();
+  std::string local;
+  std::string& f = scratch ? *scratch : local;
+  f.clear();
+  FoldForMatching(text, &f);
+  const size_t n = f.size();
+  int s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    s = Next(s, static_cast<unsigned char>(f[i]));
+    for (int32_t k = out_begin_[s]; k < out_begin_[s + 1]; ++k) {
+      const Output& o = outputs_[k];
+      const size_t start = i + 1 - static_cast<size_t>(o.length);
+      if ((start == 0 || f[start - 1] == ' ') && (i + 1 == n || f[i + 1] == ' ')) {
+        targets->push_back(o.target);
+      }
+    }
+  }
+  std::sort(targets->begin(), targets->end());
+  targets->erase(std::unique(targets->begin(), targets->end()), targets->end());
+}
+
+void ExtractHashtags(absl::string_view text, std::vector<std::string>* tags) {
+  tags->clear();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (text[pos++] != '#') continue;
+    std::string tag = "#";
+    while (pos < text.size()) {
+      if (text[pos] == '_') {
+        tag.push_back('_');
+        ++pos;
+        continue;
+      }
+      size_t next = pos;
+      if (FoldOne(text, &next, &tag) == Kind::kBoundary) break;
+      pos = next;
+    }
+    if (tag.size() > kMaxHashtagBytes) {
+      // Cut on a character boundary.
+      size_t cut = kMaxHashtagBytes;
+      while (cut > 1 && (static_cast<unsigned char>(tag[cut]) & 0xC0) == 0x80) --cut;
+      tag.resize(cut);
+    }
+    if (tag.size() > 1 && std::find(tags->begin(), tags->end(), tag) == tags->end()) {
+      tags->push_back(std::move(tag));
+    }
+  }
+}
+
+}  // namespace tallywire

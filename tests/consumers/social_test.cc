@@ -1,0 +1,330 @@
+// The social stages one by one: matching, top-K, sliding windows against a
+// brute-force reference, burst detection.
+#include <map>
+#include <random>
+#include <set>
+
+#include "consumers/alerts/burst.h"
+#include "consumers/social/catalog.h"
+#include "consumers/social/match.h"
+#include "consumers/social/top_k.h"
+#include "consumers/social/windows.h"
+#include "gtest/gtest.h"
+
+namespace tallywire {
+namespace {
+
+RaceDefinitionEvent Ga06() {
+  RaceDefinitionEvent r;
+  r.race_id = "ga-06";
+  r.name = "GA-06";
+  for (const char* name : {"Jon Ossoff", "Karen Handel", "Judson Hill", "Bob Gray",
+                           "Mohammad Ali Bhuiyan", "Bruce LeVell", "Ragin Edwards Jr."}) {
+    std::string id = name;
+    for (char& c : id) c = c == ' ' ? '-' : static_cast<char>(std::tolower(c));
+    r.candidates.push_back({.id = id, .name = name});
+  }
+  return r;
+}
+
+std::vector<std::string> Who(const MentionCatalog& c, absl::string_view text) {
+  std::vector<int32_t> slots;
+  c.matcher().Match(text, &slots);
+  std::vector<std::string> out;
+  for (int32_t s : slots) out.push_back(c.slots()[s].candidate_id);
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(Matcher, NamesSurnamesHandlesAndHashtags) {
+  const MentionCatalog c = MentionCatalog::With({}, Ga06(), {});
+  EXPECT_EQ(Who(c, "Jon Ossoff leads"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "ossoff leads"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "Go @JonOssoff!"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "#Ossoff #GA06"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "OSSOFF vs HANDEL tonight"), (V{"jon-ossoff", "karen-handel"}));
+  EXPECT_EQ(Who(c, "Handel's lead, Ossoff's hope."), (V{"jon-ossoff", "karen-handel"}));
+  EXPECT_EQ(Who(c, "Jon-Ossoff"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "Bhuiyan and LEVELL"), (V{"mohammad-ali-bhuiyan", "bruce-levell"}));
+  EXPECT_EQ(Who(c, "Edwards spoke"), V{"ragin-edwards-jr."});  // suffix skipped
+}
+
+TEST(Matcher, AccentsMixedCaseAndPunctuation) {
+  const MentionCatalog c = MentionCatalog::With({}, Ga06(), {});
+  EXPECT_EQ(Who(c, "Óssoff gana"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "O\xCC\x81ssoff (decomposed accent)"), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "HäNDEL?!"), V{"karen-handel"});
+  EXPECT_EQ(Who(c, "\"ossoff\"..."), V{"jon-ossoff"});
+  EXPECT_EQ(Who(c, "Ossoff\xF0\x9F\x8E\x89"), V{"jon-ossoff"});                 // emoji right after
+  EXPECT_EQ(Who(c, "\xED\x9B\x84\xEB\xB3\xB4 Ossoff\xED\x9B\x84\xEB\xB3\xB4"),  // Hangul
+            V{"jon-ossoff"});
+}
+
+TEST(Matcher, SubstringsAreNotMentions) {
+  const MentionCatalog c = MentionCatalog::With({}, Ga06(), {});
+  EXPECT_EQ(Who(c, "Hillary was not on the ballot"), V{});
+  EXPECT_EQ(Who(c, "uphill battle, Hillsborough"), V{});
+  EXPECT_EQ(Who(c, "Handelsblatt reports; graying voters"), V{});
+  EXPECT_EQ(Who(c, "Judson Hill"), V{"judson-hill"});
+  EXPECT_EQ(Who(c, "Hill."), V{"judson-hill"});
+  EXPECT_EQ(Who(c, ""), V{});
+}
+
+TEST(Matcher, ConfiguredTermsAndSeveralRaces) {
+  RaceDefinitionEvent other;
+  other.race_id = "ga-gov";
+  other.candidates.push_back({.id = "stacey-abrams", .name = "Stacey Abrams"});
+  const MentionCatalog one = MentionCatalog::With({}, Ga06(), {{"jon-ossoff", {"#flipthe6th"}}});
+  const MentionCatalog two = MentionCatalog::With(one, other, {});
+  EXPECT_EQ(Who(two, "#FlipThe6th with Abrams"), (V{"jon-ossoff", "stacey-abrams"}));
+  // Slots of the first race keep their numbers.
+  for (size_t i = 0; i < one.slots().size(); ++i) EXPECT_EQ(one.slots()[i], two.slots()[i]);
+  EXPECT_EQ(two.SlotsOf("ga-gov"), std::vector<int32_t>{static_cast<int32_t>(one.slots().size())});
+  // Redefining a known race adds nothing.
+  EXPECT_EQ(MentionCatalog::With(two, Ga06(), {}).slots().size(), two.slots().size());
+}
+
+TEST(Matcher, Hashtags) {
+  std::vector<std::string> tags;
+  ExtractHashtags("#GA06 vote! #ga06 #Résistance #GA_06 # #", &tags);
+  EXPECT_EQ(tags, (V{"#ga06", "#resistance", "#ga_06"}));
+  ExtractHashtags("#aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &tags);
+  ASSERT_EQ(tags.size(), 1u);
+  EXPECT_EQ(tags[0].size(), kMaxHashtagBytes);
+}
+
+// Zipf-like stream: a few heavy items and a long tail.
+std::vector<std::string> ZipfStream(int n, int vocabulary, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> w;
+  for (int i = 1; i <= vocabulary; ++i) w.push_back(1.0 / i);
+  std::discrete_distribution<int> pick(w.begin(), w.end());
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back("#t" + std::to_string(pick(rng)));
+  return out;
+}
+
+TEST(TopK, EveryItemAboveTheBoundIsReportedWithinItsBounds) {
+  for (uint64_t seed : {1, 2, 3}) {
+    const auto stream = ZipfStream(20000, 500, seed);
+    std::map<std::string, int64_t> truth;
+    std::vector<SpaceSaving> parts(4, SpaceSaving(16));
+    for (size_t i = 0; i < stream.size(); ++i) {
+      ++truth[stream[i]];
+      parts[i % parts.size()].Add(stream[i]);
+    }
+    std::vector<TopK> summaries;
+    for (const auto& p : parts) {
+      summaries.push_back(p.Summary());
+      EXPECT_LE(summaries.back().floor, 5000 / 16);  // N_part / k
+    }
+    for (size_t limit : {size_t{0}, size_t{10}}) {
+      std::vector<const TopK*> ptrs;
+      for (const auto& s : summaries) ptrs.push_back(&s);
+      const TopK merged = MergeTopK(ptrs, limit);
+      EXPECT_EQ(merged.total, 20000);
+      std::map<std::string, const TopKItem*> listed;
+      for (const auto& item : merged.items) listed[item.item] = &item;
+      int heavy = 0;
+      for (const auto& [item, count] : truth) {
+        if (count > merged.floor) {
+          ++heavy;
+          ASSERT_TRUE(listed.count(item))
+              << item << " count " << count << " floor " << merged.floor;
+        }
+        if (listed.count(item)) {
+          EXPECT_LE(listed[item]->lower, count) << item;
+          EXPECT_GE(listed[item]->upper, count) << item;
+        }
+      }
+      EXPECT_GT(heavy, 0);  // the bound is not vacuous
+    }
+  }
+}
+
+// Brute force: the semantics of windows.h restated over a list of posts.
+struct RefPost {
+  uint64_t id;
+  int64_t t;
+  std::vector<int32_t> slots;
+  std::vector<std::string> tags;
+};
+
+struct Reference {
+  WindowOptions o;
+  std::vector<RefPost> counted;
+  std::set<uint64_t> seen;
+  int64_t max_t = -1, posts = 0, late = 0, dups = 0;
+
+  void Add(const RefPost& p) {
+    if (!seen.insert(p.id).second) {
+      ++dups;
+      return;
+    }
+    ++posts;
+    if (max_t >= 0 && p.t < max_t - absl::ToInt64Milliseconds(o.grace)) {
+      ++late;
+      return;
+    }
+    max_t = std::max(max_t, p.t);
+    counted.push_back(p);
+  }
+  // Posts, mentions by slot and hashtag counts in window j.
+  void Window(size_t j, int64_t* n, std::map<int32_t, int64_t>* mentions,
+              std::map<std::string, int64_t>* tags) const {
+    const int64_t b = absl::ToInt64Milliseconds(o.bucket);
+    const int64_t span = (absl::ToInt64Milliseconds(o.spans[j]) + b - 1) / b;
+    const int64_t head = max_t / b;
+    *n = 0;
+    for (const RefPost& p : counted) {
+      if (p.t / b <= head - span || p.t / b > head) continue;
+      ++*n;
+      for (int32_t s : p.slots) ++(*mentions)[s];
+      for (const auto& t : p.tags) ++(*tags)[t];
+    }
+  }
+};
+
+TEST(Windows, EqualBruteForceWithReorderedLateAndDuplicatePosts) {
+  for (uint64_t seed : {7, 8, 9, 10}) {
+    SCOPED_TRACE(seed);
+    std::mt19937_64 rng(seed);
+    WindowOptions o;
+    o.bucket = absl::Seconds(1 + seed % 3);
+    o.grace = absl::Seconds(20);
+    // Odd seeds: a window shorter than the grace, so late posts fall behind it.
+    if (seed % 2) o.spans = {absl::Seconds(15), absl::Minutes(1), absl::Minutes(5)};
+    o.hashtag_capacity = 8;
+    o.hashtag_limit = 5;
+    MentionWindows w(o);
+    Reference ref{o};
+    const auto tags = ZipfStream(40000, 60, seed);
+    int64_t clock = 1'492'500'000'000;  // April 2017, ms
+    std::vector<RefPost> redeliver;
+    for (int i = 0; i < 40000; ++i) {
+      clock += std::uniform_int_distribution<int64_t>(0, 120)(rng);
+      RefPost p{static_cast<uint64_t>(i) * 2654435761u + 1, clock, {}, {tags[i]}};
+      const int r = std::uniform_int_distribution<int>(0, 99)(rng);
+      if (r < 20) p.t -= std::uniform_int_distribution<int64_t>(0, 19'000)(rng);  // within grace
+      if (r >= 97) p.t -= std::uniform_int_distribution<int64_t>(21'000, 600'000)(rng);  // late
+      if (r % 7 == 0) redeliver.push_back(p);
+      for (int32_t s = 0; s < 5; ++s) {
+        if (std::uniform_int_distribution<int>(0, 4)(rng) <= s % 3) p.slots.push_back(s);
+      }
+      if (!redeliver.empty() && r % 5 == 0) {  // a duplicate shortly after
+        RefPost d = redeliver.back();
+        redeliver.pop_back();
+        w.Add({d.id, d.t, d.slots, d.tags});
+        ref.Add(d);
+      }
+      w.Add({p.id, p.t, p.slots, p.tags});
+      ref.Add(p);
+      if (i % 4999 != 0) continue;
+      w.Publish();
+      const MentionsView v = w.Read();
+      EXPECT_EQ(v.posts, ref.posts);
+      EXPECT_EQ(v.late, ref.late);
+      EXPECT_EQ(v.duplicates, ref.dups);
+      EXPECT_EQ(v.max_event_ms, ref.max_t);
+      ASSERT_EQ(v.windows.size(), 3u);
+      for (size_t j = 0; j < 3; ++j) {
+        int64_t n = 0;
+        std::map<int32_t, int64_t> mentions;
+        std::map<std::string, int64_t> truth;
+        ref.Window(j, &n, &mentions, &truth);
+        EXPECT_EQ(v.windows[j].posts, n) << "window " << j << " at post " << i;
+        for (int32_t s = 0; s < 5; ++s) {
+          const int64_t got =
+              static_cast<size_t>(s) < v.windows[j].mentions.size() ? v.windows[j].mentions[s] : 0;
+          EXPECT_EQ(got, mentions[s]) << "window " << j << " slot " << s;
+        }
+        const TopK& top = v.windows[j].hashtags;
+        EXPECT_EQ(top.total, n);
+        EXPECT_LE(top.items.size(), o.hashtag_limit);
+        for (const auto& [tag, count] : truth) {
+          const auto it = std::find_if(top.items.begin(), top.items.end(),
+                                       [&](const TopKItem& x) { return x.item == tag; });
+          if (count > top.floor) {
+            EXPECT_NE(it, top.items.end()) << tag << " " << count << " > floor " << top.floor;
+          }
+          if (it != top.items.end()) {
+            EXPECT_LE(it->lower, count);
+            EXPECT_GE(it->upper, count);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Windows, ReadersSeeTheLastPublishedView) {
+  MentionWindows w({});
+  EXPECT_EQ(w.Read().posts, 0);
+  const std::vector<int32_t> slots = {0};
+  w.Add({.id_hash = 1, .created_at_ms = 1000, .slots = slots});
+  EXPECT_EQ(w.Read().posts, 0);  // not yet published
+  w.Publish();
+  EXPECT_EQ(w.Read().posts, 1);
+  EXPECT_EQ(w.Read().windows[0].mentions, std::vector<int64_t>{1});
+}
+
+// A seeded stream of mentions of slot 0: `per_minute` (Poisson) for the
+// given minutes; returns alerts fired while it plays, checked every 5 s.
+struct BurstRun {
+  MentionWindows windows{{}};
+  BurstDetector detector{BurstRules{}};
+  std::vector<AlertEvent> fired;
+  std::mt19937_64 rng{42};
+  int64_t t = 1'492'500'000'000;
+  uint64_t id = 0;
+  const std::vector<MentionSlot> slots = {{"ga-06", "jon-ossoff", "Jon Ossoff"}};
+
+  void Play(double per_minute, int minutes) {
+    std::exponential_distribution<double> gap(per_minute / 60000.0);
+    const std::vector<int32_t> s = {0};
+    const int64_t end = t + minutes * 60000;
+    int64_t next_check = t;
+    while (t < end) {
+      t += static_cast<int64_t>(gap(rng)) + 1;
+      windows.Add({.id_hash = ++id, .created_at_ms = t, .slots = s});
+      if (t >= next_check) {
+        windows.Publish();
+        detector.Detect(windows.Read(), slots, t, &fired);
+        next_check = t + 5000;
+      }
+    }
+  }
+};
+
+TEST(Burst, SteadyStreamFiresNone) {
+  BurstRun run;
+  run.Play(40, 60);
+  EXPECT_TRUE(run.fired.empty()) << run.fired.front().message;
+}
+
+TEST(Burst, OneBurstFiresExactlyOneAlert) {
+  BurstRun run;
+  run.Play(40, 20);
+  run.Play(400, 3);  // a famous account posts
+  run.Play(40, 20);
+  ASSERT_EQ(run.fired.size(), 1u);
+  const AlertEvent& a = run.fired[0];
+  EXPECT_EQ(a.kind, wire::AlertKind::SocialBurst);
+  EXPECT_EQ(a.candidate_id, "jon-ossoff");
+  EXPECT_GE(a.votes, 120);
+  EXPECT_NE(a.message.find("Jon Ossoff mentioned"), std::string::npos) << a.message;
+  // A second burst after the first has ended fires again.
+  run.Play(400, 3);
+  EXPECT_EQ(run.fired.size(), 2u);
+}
+
+TEST(Burst, QuietCandidateNeedsTheMinimumCount) {
+  BurstRun run;
+  run.Play(0.5, 20);
+  run.Play(8, 3);  // 16x its baseline, but 8 a minute is no burst
+  EXPECT_TRUE(run.fired.empty());
+}
+
+}  // namespace
+}  // namespace tallywire
