@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "consumers/service/social.h"
 #include "consumers/service/worker.h"
 #include "core/log.h"
 #include "core/status_macros.h"
@@ -14,8 +15,18 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
   std::unique_ptr<AggregatorService> svc(new AggregatorService());
   svc->options_ = std::move(options);
   if (svc->options_.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
+  svc->board_ = std::make_unique<MentionBoard>();
+  svc->catalogs_ = std::make_unique<CatalogFeed>();
+  if (svc->options_.social.enabled) {
+    const AggregatorService* self = svc.get();
+    svc->social_ =
+        std::make_unique<SocialLoop>(svc->options_, svc->board_.get(), svc->catalogs_.get(),
+                                     &svc->probe_, [self] { return self->ready(); });
+    TW_RETURN_IF_ERROR(svc->social_->Init());
+  }
   for (int i = 0; i < svc->options_.threads; ++i) {
-    auto w = std::make_unique<Worker>(svc->options_, i, &svc->directory_, &svc->probe_);
+    auto w = std::make_unique<Worker>(svc->options_, i, &svc->directory_, &svc->probe_,
+                                      svc->board_.get(), svc->catalogs_.get());
     TW_RETURN_IF_ERROR(w->Init());
     svc->workers_.push_back(std::move(w));
   }
@@ -30,6 +41,16 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
       if (!self->worker_status_[i].ok()) {
         Log(LogLevel::kError, "worker_shutdown",
             {{"error", std::string(self->worker_status_[i].message())}});
+      }
+    });
+  }
+  if (svc->social_) {
+    AggregatorService* self = svc.get();
+    svc->social_thread_ = std::thread([self] {
+      self->social_status_ = self->social_->Run(&self->stop_);
+      if (!self->social_status_.ok()) {
+        Log(LogLevel::kError, "social_shutdown",
+            {{"error", std::string(self->social_status_.message())}});
       }
     });
   }
@@ -54,11 +75,12 @@ absl::Status AggregatorService::Stop() {
   stopped_ = true;
   stop_.store(true, std::memory_order_release);
   for (std::thread& t : threads_) t.join();
+  if (social_thread_.joinable()) social_thread_.join();
   if (http_) http_->Stop();
   for (const absl::Status& st : worker_status_) {
     if (!st.ok()) return st;
   }
-  return absl::OkStatus();
+  return social_status_;
 }
 
 bool AggregatorService::ready() const {
@@ -73,6 +95,12 @@ int AggregatorService::assigned_partitions() const {
   for (const auto& w : workers_) n += w->assigned_partitions();
   return n;
 }
+
+MentionsView AggregatorService::mentions() const {
+  return board_->Merged(options_.social.windows.hashtag_limit);
+}
+
+const MentionCatalog& AggregatorService::mention_catalog() const { return catalogs_->current(); }
 
 std::string RaceSnapshotJson(const RaceSnapshot& s) {
   const RaceModel& m = *s.model;
@@ -127,6 +155,16 @@ HttpResponse AggregatorService::Serve(absl::string_view path) const {
     auto race = directory_.Find(std::string(path.substr(7)));
     if (!race) return {404, "{\"error\":\"no such race\"}", kJson};
     return {200, RaceSnapshotJson(race->Snapshot()), kJson};
+  }
+  if (path == "/mentions" || path == "/mentions/") {
+    return {200, MentionsJson(mentions(), mention_catalog(), ""), kJson};
+  }
+  if (absl::StartsWith(path, "/mentions/")) {
+    const absl::string_view race = path.substr(10);
+    if (mention_catalog().SlotsOf(race).empty()) {
+      return {404, "{\"error\":\"no such race\"}", kJson};
+    }
+    return {200, MentionsJson(mentions(), mention_catalog(), race), kJson};
   }
   return {404, "not found\n"};
 }

@@ -29,15 +29,26 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "consumers/alerts/burst.h"
 #include "consumers/alerts/rules.h"
 #include "consumers/service/probe.h"
 #include "consumers/service/race_directory.h"
+#include "consumers/social/catalog.h"
+#include "consumers/social/windows.h"
 #include "consumers/tally/race.h"
 #include "core/http_server.h"
 #include "core/kafka/config.h"
 #include "core/topics.h"
 
 namespace tallywire {
+
+struct SocialOptions {
+  bool enabled = true;  // also consume the posts topic
+  WindowOptions windows;
+  BurstRules burst;
+  ExtraTerms extra_terms;
+  absl::Duration publish_interval = absl::Milliseconds(200);  // windows -> readers
+};
 
 struct ServiceOptions {
   kafka::KafkaConfig kafka;  // bootstrap.servers, security, -X pass-through
@@ -48,9 +59,13 @@ struct ServiceOptions {
   RaceStateOptions race;
   absl::Duration commit_interval = absl::Seconds(1);
   std::string http_listen;  // "127.0.0.1:8080"; empty: no HTTP face
+  SocialOptions social;
 };
 
 class Worker;
+class MentionBoard;
+class CatalogFeed;
+class SocialLoop;
 
 class AggregatorService {
  public:
@@ -63,6 +78,9 @@ class AggregatorService {
 
   const RaceDirectory& races() const { return directory_; }
   const ServiceProbe& probe() const { return probe_; }
+  // Mentions over every posts partition this process owns, merged.
+  MentionsView mentions() const;
+  const MentionCatalog& mention_catalog() const;
   // Every worker has joined the group and caught up with its partitions.
   bool ready() const;
   // Tallies partitions owned by this process's workers right now.
@@ -77,7 +95,12 @@ class AggregatorService {
   RaceDirectory directory_;
   ServiceProbe probe_;
   std::atomic<bool> stop_{false};
+  std::unique_ptr<MentionBoard> board_;
+  std::unique_ptr<CatalogFeed> catalogs_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<SocialLoop> social_;
+  std::thread social_thread_;
+  absl::Status social_status_;
   std::vector<std::thread> threads_;
   std::vector<absl::Status> worker_status_;  // one per worker, set when it returns
   std::unique_ptr<std::latch> all_committed_;

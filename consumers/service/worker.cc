@@ -1,5 +1,6 @@
 #include "consumers/service/worker.h"
 
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -12,11 +13,13 @@
 namespace tallywire {
 namespace {
 
-// Delivery tokens: bit 63 marks a dead letter, bits 44..62 the partition,
-// bits 0..43 the offset of the event the message came from.
+// Delivery tokens: bit 63 marks a dead letter, bits 44..62 the progress key
+// (partition, and kPostsKey for the posts topic), bits 0..43 the offset of
+// the event the message came from.
 constexpr uint64_t kDeadLetterBit = uint64_t{1} << 63;
 constexpr int kPartitionShift = 44;
 constexpr uint64_t kOffsetMask = (uint64_t{1} << kPartitionShift) - 1;
+constexpr int32_t kPostsKey = int32_t{1} << 18;
 
 uint64_t Token(int32_t partition, int64_t offset, bool dead_letter) {
   return (dead_letter ? kDeadLetterBit : 0) |
@@ -36,8 +39,21 @@ int64_t OriginUs(const rd_kafka_message_t& m) {
 }  // namespace
 
 Worker::Worker(const ServiceOptions& options, int index, RaceDirectory* directory,
-               ServiceProbe* probe)
-    : options_(options), index_(index), directory_(directory), probe_(probe) {}
+               ServiceProbe* probe, MentionBoard* board, const CatalogFeed* catalogs)
+    : options_(options),
+      index_(index),
+      directory_(directory),
+      probe_(probe),
+      board_(board),
+      catalogs_(catalogs) {}
+
+int32_t Worker::KeyOf(absl::string_view topic, int32_t partition) const {
+  return options_.topics.posts == topic ? (partition | kPostsKey) : partition;
+}
+
+const std::string& Worker::TopicOf(int32_t key) const {
+  return key & kPostsKey ? options_.topics.posts : options_.topics.tallies;
+}
 
 Worker::~Worker() = default;
 
@@ -65,6 +81,9 @@ absl::Status Worker::Init() {
                       kafka::Consumer::Create(
                           ccfg, [this](rd_kafka_topic_partition_list_t* p) { OnAssign(p); },
                           [this](const rd_kafka_topic_partition_list_t* p) { OnRevoke(p); }));
+  if (options_.social.enabled) {
+    return consumer_->Subscribe({options_.topics.tallies, options_.topics.posts});
+  }
   return consumer_->Subscribe({options_.topics.tallies});
 }
 
@@ -78,6 +97,10 @@ absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committe
     }
     producer_->Poll(absl::ZeroDuration());  // delivery reports, on this thread
     const int64_t now = MonotonicNs();
+    if (now - last_publish_ns_ >= absl::ToInt64Nanoseconds(options_.social.publish_interval)) {
+      PublishWindows();
+      last_publish_ns_ = now;
+    }
     if (now - last_commit >= commit_every) {
       if (absl::Status st = CommitProgress(/*sync=*/false); !st.ok()) {
         Log(LogLevel::kWarn, "commit_failed", {{"error", std::string(st.message())}});
@@ -92,6 +115,7 @@ absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committe
   // Shutdown, in order: polling has stopped and every consumed event was
   // handled synchronously; deliver what is in flight, commit, leave.
   shutting_down_ = true;
+  PublishWindows();
   absl::Status status = producer_->Flush(absl::Seconds(30));
   if (absl::Status st = CommitProgress(/*sync=*/true); !st.ok()) {
     // Stopping while the group rebalances: the partitions are no longer
@@ -117,15 +141,21 @@ void Worker::Handle(const rd_kafka_message_t& m) {
         {{"worker", absl::StrCat(index_)}, {"error", rd_kafka_message_errstr(&m)}});
     return;
   }
-  probe_->on_consumed(SourceTopic::kTallies);
+  const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
+  const bool post = key & kPostsKey;
+  probe_->on_consumed(post ? SourceTopic::kPosts : SourceTopic::kTallies);
   origin_us_ = OriginUs(m);
-  PartitionProgress& prog = progress_[m.partition];
+  PartitionProgress& prog = progress_[key];
   const bool restoring = m.offset < prog.restore_until;
   absl::Status st;
   const absl::Span<const uint8_t> bytes = aligned_.Align(kafka::AsBytesOf(m));
   absl::StatusOr<MessageKind> kind = IdentifyMessage(bytes);
   if (!kind.ok()) {
     st = WithReason("undecodable", kind.status());
+  } else if (post) {
+    st = *kind == MessageKind::kPost
+             ? OnPost(m, bytes)
+             : WithReason("wrong_topic", absl::InvalidArgumentError("not a social post"));
   } else if (*kind == MessageKind::kTally) {
     st = OnTally(m, bytes, restoring);
   } else if (*kind == MessageKind::kRaceDefinition) {
@@ -142,6 +172,32 @@ void Worker::Handle(const rd_kafka_message_t& m) {
   // the event first.
   if (!st.ok() && !restoring) DeadLetter(m, st);
   prog.next = m.offset + 1;
+}
+
+absl::Status Worker::OnPost(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes) {
+  const int64_t t0 = MonotonicNs();
+  absl::StatusOr<const wire::SocialPost*> decoded = DecodePost(bytes);
+  if (!decoded.ok()) return WithReason("undecodable", decoded.status());
+  const wire::SocialPost& p = **decoded;
+  if (p.created_at_ms() < 0) {
+    return WithReason("invalid_time", absl::InvalidArgumentError(
+                                          absl::StrCat("post ", View(p.id()), " created at ",
+                                                       p.created_at_ms(), " ms, before 1970")));
+  }
+  auto it = windows_.find(m.partition);
+  if (it == windows_.end()) return absl::InternalError("posts partition not assigned");
+  catalogs_->current().matcher().Match(View(p.text()), &slots_, &folded_);
+  ExtractHashtags(View(p.text()), &hashtags_);
+  it->second->Add({.id_hash = absl::Hash<absl::string_view>{}(View(p.id())),
+                   .created_at_ms = p.created_at_ms(),
+                   .slots = slots_,
+                   .hashtags = hashtags_});
+  probe_->on_applied(SourceTopic::kPosts, MonotonicNs() - t0);
+  return absl::OkStatus();
+}
+
+void Worker::PublishWindows() {
+  for (auto& [partition, w] : windows_) w->Publish();
 }
 
 absl::Status Worker::OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes,
@@ -201,11 +257,12 @@ absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m,
 absl::Status Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m) {
   for (const AlertEvent& a : alerts) {
     const std::string bytes = EncodeAlert(a);
-    TrackPending(m.partition, m.offset, origin_us_);
+    const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
+    TrackPending(key, m.offset, origin_us_);
     TW_RETURN_IF_ERROR(producer_->Produce({.topic = options_.topics.alerts,
                                            .key = a.race_id,
                                            .value = bytes,
-                                           .token = Token(m.partition, m.offset, false)}));
+                                           .token = Token(key, m.offset, false)}));
     probe_->on_alert(static_cast<int>(a.kind));
     Log(LogLevel::kInfo, "alert", {{"id", a.id}, {"message", a.message}});
   }
@@ -218,22 +275,23 @@ void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
   const std::string source = absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset);
   Log(LogLevel::kWarn, "dead_letter",
       {{"source", source}, {"reason", reason}, {"error", std::string(why.message())}});
-  TrackPending(m.partition, m.offset, -1);
+  const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
+  TrackPending(key, m.offset, -1);
   absl::Status st = producer_->Produce({.topic = options_.topics.dlq,
                                         .key = kafka::Key(m),
                                         .value = kafka::Payload(m),
                                         .headers = {{"tallywire.reason", reason},
                                                     {"tallywire.error", std::string(why.message())},
                                                     {"tallywire.source", source}},
-                                        .token = Token(m.partition, m.offset, true)});
+                                        .token = Token(key, m.offset, true)});
   if (!st.ok()) {
     Log(LogLevel::kError, "dead_letter_failed",
         {{"source", source}, {"error", std::string(st.message())}});
   }
 }
 
-void Worker::TrackPending(int32_t partition, int64_t offset, int64_t origin_us) {
-  std::deque<Pending>& q = progress_[partition].pending;
+void Worker::TrackPending(int32_t key, int64_t offset, int64_t origin_us) {
+  std::deque<Pending>& q = progress_[key].pending;
   if (!q.empty() && q.back().offset == offset) {
     ++q.back().remaining;
   } else {
@@ -243,9 +301,10 @@ void Worker::TrackPending(int32_t partition, int64_t offset, int64_t origin_us) 
 
 void Worker::OnDelivery(const kafka::Delivery& d) {
   const bool dead_letter = d.token & kDeadLetterBit;
-  const auto partition = static_cast<int32_t>((d.token & ~kDeadLetterBit) >> kPartitionShift);
+  const auto key = static_cast<int32_t>((d.token & ~kDeadLetterBit) >> kPartitionShift);
+  const int32_t partition = key & ~kPostsKey;
   const auto offset = static_cast<int64_t>(d.token & kOffsetMask);
-  auto it = progress_.find(partition);
+  auto it = progress_.find(key);
   if (it == progress_.end()) return;  // partition revoked meanwhile; its new owner redoes it
   PartitionProgress& prog = it->second;
   if (d.error) {
@@ -269,16 +328,14 @@ void Worker::OnDelivery(const kafka::Delivery& d) {
 
 absl::Status Worker::CommitProgress(bool sync, const rd_kafka_topic_partition_list_t* only) {
   kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
-  for (auto& [partition, prog] : progress_) {
-    if (only != nullptr &&
-        !rd_kafka_topic_partition_list_find(only, options_.topics.tallies.c_str(), partition)) {
-      continue;
-    }
+  for (auto& [key, prog] : progress_) {
+    const char* topic = TopicOf(key).c_str();
+    const int32_t partition = key & ~kPostsKey;
+    if (only != nullptr && !rd_kafka_topic_partition_list_find(only, topic, partition)) continue;
     int64_t upto = prog.pending.empty() ? prog.next : prog.pending.front().offset;
     if (prog.stuck_at >= 0) upto = std::min(upto, prog.stuck_at);
     if (upto <= prog.committed || upto < 0) continue;
-    rd_kafka_topic_partition_list_add(list.get(), options_.topics.tallies.c_str(), partition)
-        ->offset = upto;
+    rd_kafka_topic_partition_list_add(list.get(), topic, partition)->offset = upto;
     prog.committed = upto;
   }
   if (list->cnt == 0) return absl::OkStatus();
@@ -291,22 +348,56 @@ void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   if (absl::Status st = consumer_->Committed(committed.get(), absl::Seconds(30)); !st.ok()) {
     Log(LogLevel::kError, "committed_offsets_unavailable", {{"error", std::string(st.message())}});
   }
+  // Posts partitions rebuild their windows from the posts of the last
+  // horizon (longest window plus grace, by Kafka timestamp), not the whole log.
+  kafka::PartitionListPtr horizon(rd_kafka_topic_partition_list_new(partitions->cnt));
+  absl::Duration span = options_.social.windows.grace;
+  for (absl::Duration d : options_.social.windows.spans) span = std::max(span, d);
+  const int64_t since_ms =
+      NowUnixMs() - absl::ToInt64Milliseconds(span + options_.social.windows.grace);
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    if (KeyOf(tp.topic, tp.partition) & kPostsKey) {
+      rd_kafka_topic_partition_list_add(horizon.get(), tp.topic, tp.partition)->offset = since_ms;
+    }
+  }
+  if (horizon->cnt > 0) {
+    if (rd_kafka_resp_err_t e =
+            rd_kafka_offsets_for_times(consumer_->handle(), horizon.get(), 10000)) {
+      Log(LogLevel::kWarn, "posts_horizon_unavailable", {{"error", rd_kafka_err2name(e)}});
+      for (int i = 0; i < horizon->cnt; ++i) horizon->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    const int32_t key = KeyOf(tp.topic, tp.partition);
     const int64_t c = committed->elems[i].offset;
-    PartitionProgress& prog = progress_[tp.partition];
+    PartitionProgress& prog = progress_[key];
     prog = PartitionProgress{};
     prog.restore_until = c >= 0 ? c : 0;
     prog.committed = c;
-    // Rebuild the races of this partition from the compacted log.
-    tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (key & kPostsKey) {
+      const rd_kafka_topic_partition_t* h =
+          rd_kafka_topic_partition_list_find(horizon.get(), tp.topic, tp.partition);
+      // Never committed: the whole topic is new to the group. Else from the
+      // horizon (END when nothing is that recent: the committed offset).
+      tp.offset = c < 0 || h == nullptr ? RD_KAFKA_OFFSET_BEGINNING
+                  : h->offset < 0       ? c
+                                        : std::min(h->offset, c);
+      auto w = std::make_shared<MentionWindows>(options_.social.windows);
+      windows_[tp.partition] = w;
+      board_->Publish(tp.partition, w);
+    } else {
+      // Rebuild the races of this partition from the compacted log.
+      tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
     Log(LogLevel::kInfo, "partition_assigned",
         {{"worker", absl::StrCat(index_)},
          {"topic", tp.topic},
          {"partition", absl::StrCat(tp.partition)},
          {"restore_until", absl::StrCat(prog.restore_until)}});
   }
-  assigned_.store(static_cast<int>(progress_.size()), std::memory_order_release);
+  CountAssigned();
   caught_up_.store(false, std::memory_order_release);
   joined_.store(true, std::memory_order_release);
 }
@@ -322,10 +413,19 @@ void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
     Log(LogLevel::kWarn, "commit_on_revoke", {{"error", std::string(st.message())}});
   }
   for (int i = 0; i < partitions->cnt; ++i) {
-    const int32_t p = partitions->elems[i].partition;
-    progress_.erase(p);
-    probe_->clear_lag(partitions->elems[i].topic, p);
+    const rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    const int32_t key = KeyOf(tp.topic, tp.partition);
+    const int32_t p = tp.partition;
+    progress_.erase(key);
+    probe_->clear_lag(tp.topic, p);
     if (shutting_down_) continue;  // keep the last state readable after Stop()
+    if (key & kPostsKey) {
+      if (auto it = windows_.find(p); it != windows_.end()) {
+        board_->Withdraw(p, it->second.get());
+        windows_.erase(it);
+      }
+      continue;
+    }
     for (auto it = races_.begin(); it != races_.end();) {
       if (it->second.partition == p) {
         directory_->Withdraw(it->second.state.get());
@@ -335,22 +435,29 @@ void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
       }
     }
   }
-  assigned_.store(static_cast<int>(progress_.size()), std::memory_order_release);
+  CountAssigned();
+}
+
+void Worker::CountAssigned() {
+  int tallies = 0;
+  for (const auto& [key, prog] : progress_) tallies += (key & kPostsKey) == 0;
+  assigned_.store(tallies, std::memory_order_release);
 }
 
 void Worker::RefreshLag() {
   bool caught_up = joined();
-  for (auto& [partition, prog] : progress_) {
+  for (auto& [key, prog] : progress_) {
+    const std::string& topic = TopicOf(key);
+    const int32_t partition = key & ~kPostsKey;
     int64_t lo = -1, hi = -1;
-    rd_kafka_get_watermark_offsets(consumer_->handle(), options_.topics.tallies.c_str(), partition,
-                                   &lo, &hi);
+    rd_kafka_get_watermark_offsets(consumer_->handle(), topic.c_str(), partition, &lo, &hi);
     if (hi < 0) {
       caught_up = false;
       continue;
     }
     const int64_t position = prog.next >= 0 ? prog.next : std::max<int64_t>(lo, 0);
     const int64_t lag = std::max<int64_t>(0, hi - position);
-    probe_->set_lag(options_.topics.tallies, partition, lag);
+    probe_->set_lag(topic, partition, lag);
     if (position < prog.restore_until || lag > 1000) caught_up = false;
   }
   caught_up_.store(caught_up, std::memory_order_release);

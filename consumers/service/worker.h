@@ -19,13 +19,15 @@
 #include "consumers/service/probe.h"
 #include "consumers/service/race_directory.h"
 #include "consumers/service/service.h"
+#include "consumers/service/social.h"
 #include "core/kafka/client.h"
 
 namespace tallywire {
 
 class Worker {
  public:
-  Worker(const ServiceOptions& options, int index, RaceDirectory* directory, ServiceProbe* probe);
+  Worker(const ServiceOptions& options, int index, RaceDirectory* directory, ServiceProbe* probe,
+         MentionBoard* board, const CatalogFeed* catalogs);
   ~Worker();
   absl::Status Init();
   // Polls until *stop, then shuts down in order: deliver, commit, wait on
@@ -61,14 +63,20 @@ class Worker {
   absl::Status OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes,
                        bool restoring);
   absl::Status OnRaceDefinition(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes);
+  absl::Status OnPost(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes);
+  // progress_ keys: the partition for tallies, with kPostsKey set for posts.
+  int32_t KeyOf(absl::string_view topic, int32_t partition) const;
+  const std::string& TopicOf(int32_t key) const;
+  void PublishWindows();
   absl::Status Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m);
   void DeadLetter(const rd_kafka_message_t& m, const absl::Status& why);
   void OnDelivery(const kafka::Delivery& d);
-  void TrackPending(int32_t partition, int64_t offset, int64_t origin_us);
+  void TrackPending(int32_t key, int64_t offset, int64_t origin_us);
   absl::Status CommitProgress(bool sync, const rd_kafka_topic_partition_list_t* only = nullptr);
   void OnAssign(rd_kafka_topic_partition_list_t* partitions);
   void OnRevoke(const rd_kafka_topic_partition_list_t* partitions);
   void RefreshLag();
+  void CountAssigned();
 
   const ServiceOptions& options_;
   const int index_;
@@ -77,10 +85,17 @@ class Worker {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
   absl::flat_hash_map<std::string, OwnedRace> races_;
-  absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // tallies partitions
-  std::vector<AlertEvent> alerts_;                            // scratch, reused per event
-  AlignedBytes aligned_;   // Kafka payloads may sit at any address
-  int64_t origin_us_ = 0;  // produce time of the message being handled
+  absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // by KeyOf
+  MentionBoard* board_;
+  const CatalogFeed* catalogs_;
+  absl::flat_hash_map<int32_t, std::shared_ptr<MentionWindows>> windows_;  // posts partitions
+  std::vector<int32_t> slots_;                                             // scratch, per post
+  std::vector<std::string> hashtags_;                                      // scratch, per post
+  std::string folded_;                                                     // scratch, per post
+  int64_t last_publish_ns_ = 0;
+  std::vector<AlertEvent> alerts_;  // scratch, reused per event
+  AlignedBytes aligned_;            // Kafka payloads may sit at any address
+  int64_t origin_us_ = 0;           // produce time of the message being handled
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};
   std::atomic<bool> caught_up_{false};

@@ -1,0 +1,160 @@
+#include "consumers/service/social.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+
+namespace tallywire {
+
+MentionsView MentionBoard::Merged(size_t hashtag_limit) const {
+  std::vector<std::shared_ptr<const MentionWindows>> owned;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [p, w] : windows_) owned.push_back(w);
+  }
+  std::vector<MentionsView> views;
+  for (const auto& w : owned) views.push_back(w->Read());
+  return MergeViews(views, hashtag_limit);
+}
+
+void CatalogFeed::Define(const RaceDefinitionEvent& race, const ExtraTerms& extra) {
+  const MentionCatalog& now = current();
+  auto next = std::make_unique<MentionCatalog>(MentionCatalog::With(now, race, extra));
+  if (next->slots().size() == now.slots().size()) return;  // nothing new
+  current_.store(next.get(), std::memory_order_release);
+  all_.push_back(std::move(next));
+}
+
+SocialLoop::SocialLoop(const ServiceOptions& options, const MentionBoard* board,
+                       CatalogFeed* catalogs, ServiceProbe* probe, std::function<bool()> ready)
+    : options_(options),
+      board_(board),
+      catalogs_(catalogs),
+      probe_(probe),
+      ready_(std::move(ready)),
+      detector_(options.social.burst) {}
+
+absl::Status SocialLoop::Init() {
+  kafka::KafkaConfig ccfg = options_.kafka;
+  // Not a group member: it reads every partition and commits nothing.
+  ccfg.Set("group.id", absl::StrCat(options_.group_id, "-definitions-", getpid()));
+  ccfg.Set("enable.auto.commit", "false");
+  ccfg.SetDefault("client.id", "tallywire-definitions");
+  TW_ASSIGN_OR_RETURN(definitions_, kafka::Consumer::Create(ccfg));
+  TW_ASSIGN_OR_RETURN(const int partitions,
+                      definitions_->PartitionCount(options_.topics.tallies, absl::Seconds(30)));
+  TW_RETURN_IF_ERROR(
+      definitions_->Assign(options_.topics.tallies, partitions, RD_KAFKA_OFFSET_BEGINNING));
+  kafka::KafkaConfig pcfg = options_.kafka;
+  pcfg.SetDefault("client.id", "tallywire-bursts");
+  TW_ASSIGN_OR_RETURN(
+      producer_, kafka::Producer::Create(pcfg, [this](const kafka::Delivery& d) {
+        if (d.error) {
+          probe_->on_alert_failed();
+          Log(LogLevel::kError, "alert_undelivered", {{"error", rd_kafka_err2str(d.error)}});
+        }
+      }));
+  return absl::OkStatus();
+}
+
+void SocialLoop::OnDefinitionSource(const rd_kafka_message_t& m) {
+  if (m.err) return;  // the workers report consume errors on this topic
+  const absl::Span<const uint8_t> bytes = aligned_.Align(kafka::AsBytesOf(m));
+  absl::StatusOr<MessageKind> kind = IdentifyMessage(bytes);
+  if (!kind.ok() || *kind != MessageKind::kRaceDefinition) return;
+  absl::StatusOr<const wire::RaceDefinition*> def = DecodeRaceDefinition(bytes);
+  if (!def.ok()) return;  // the owning worker dead-letters it
+  catalogs_->Define(ToValue(**def), options_.social.extra_terms);
+}
+
+void SocialLoop::DetectBursts() {
+  // While any worker replays its partitions the views are half built.
+  if (!ready_()) return;
+  const MentionsView view = board_->Merged(options_.social.windows.hashtag_limit);
+  fired_.clear();
+  detector_.Detect(view, catalogs_->current().slots(), NowUnixMs(), &fired_);
+  for (AlertEvent& a : fired_) {
+    a.produce_time_ms = a.detect_time_ms;  // many posts trigger it, no single one
+    a.source_topic = options_.topics.posts;
+    const std::string bytes = EncodeAlert(a);
+    if (absl::Status st =
+            producer_->Produce({.topic = options_.topics.alerts, .key = a.race_id, .value = bytes});
+        !st.ok()) {
+      probe_->on_alert_failed();
+      Log(LogLevel::kError, "alert_failed", {{"id", a.id}, {"error", std::string(st.message())}});
+      continue;
+    }
+    probe_->on_alert(static_cast<int>(a.kind));
+    Log(LogLevel::kInfo, "alert", {{"id", a.id}, {"message", a.message}});
+  }
+}
+
+absl::Status SocialLoop::Run(const std::atomic<bool>* stop) {
+  const int64_t every = absl::ToInt64Nanoseconds(options_.social.publish_interval);
+  int64_t last = MonotonicNs();
+  while (!stop->load(std::memory_order_acquire)) {
+    if (kafka::MessagePtr m = definitions_->Poll(absl::Milliseconds(20))) OnDefinitionSource(*m);
+    producer_->Poll(absl::ZeroDuration());
+    if (MonotonicNs() - last >= every) {
+      DetectBursts();
+      last = MonotonicNs();
+    }
+  }
+  absl::Status st = producer_->Flush(absl::Seconds(30));
+  (void)definitions_->Close();
+  return st;
+}
+
+std::string MentionsJson(const MentionsView& view, const MentionCatalog& catalog,
+                         absl::string_view race_id) {
+  std::vector<int32_t> slots;
+  if (race_id.empty()) {
+    for (size_t s = 0; s < catalog.slots().size(); ++s) slots.push_back(static_cast<int32_t>(s));
+  } else {
+    slots = catalog.SlotsOf(race_id);
+  }
+  auto mentions = [&](const std::vector<int64_t>& counts) {
+    std::vector<std::pair<int64_t, int32_t>> order;
+    for (int32_t s : slots) {
+      order.push_back({static_cast<size_t>(s) < counts.size() ? counts[s] : 0, s});
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string out = "[";
+    for (size_t i = 0; i < order.size(); ++i) {
+      const MentionSlot& m = catalog.slots()[order[i].second];
+      absl::StrAppend(&out, i ? "," : "", "{\"race_id\":\"", JsonEscape(m.race_id),
+                      "\",\"candidate_id\":\"", JsonEscape(m.candidate_id), "\",\"name\":\"",
+                      JsonEscape(m.candidate_name), "\",\"mentions\":", order[i].first, "}");
+    }
+    return out + "]";
+  };
+  std::string out = absl::StrCat(
+      "{\"race_id\":", race_id.empty() ? "null" : absl::StrCat("\"", JsonEscape(race_id), "\""),
+      ",\"max_event_time_ms\":", view.max_event_ms, ",\"watermark_ms\":", view.watermark_ms,
+      ",\"posts\":", view.posts, ",\"late\":", view.late, ",\"duplicates\":", view.duplicates,
+      ",\"mentions\":", mentions(view.mentions), ",\"windows\":[");
+  for (size_t j = 0; j < view.windows.size(); ++j) {
+    const WindowCounts& w = view.windows[j];
+    absl::StrAppend(&out, j ? "," : "", "{\"span_s\":", w.span_ms / 1000, ",\"posts\":", w.posts,
+                    ",\"posts_per_minute\":",
+                    absl::StrFormat("%.1f", w.span_ms > 0 ? w.posts * 60000.0 / w.span_ms : 0.0),
+                    ",\"mentions\":", mentions(w.mentions),
+                    ",\"hashtags\":{\"error_bound\":", w.hashtags.floor, ",\"top\":[");
+    for (size_t k = 0; k < w.hashtags.items.size(); ++k) {
+      const TopKItem& t = w.hashtags.items[k];
+      absl::StrAppend(&out, k ? "," : "", "{\"tag\":\"", JsonEscape(t.item),
+                      "\",\"count\":", t.upper, ",\"at_least\":", t.lower, "}");
+    }
+    absl::StrAppend(&out, "]}}");
+  }
+  return out + "]}";
+}
+
+}  // namespace tallywire
