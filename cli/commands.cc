@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/topics.h"
 #include "producers/publish.h"
+#include "producers/social/posts.h"
 #include "producers/tally/openelections_csv.h"
 #include "producers/tally/synthetic_night.h"
 
@@ -157,16 +158,90 @@ void PrintExpected(const Feed& feed) {
 
 }  // namespace
 
+int ProducePosts(const Args& args, const kafka::KafkaConfig& cfg) {
+  std::vector<std::string> files = args.All("jsonl");
+  const std::vector<std::string> pos = args.positional();
+  files.insert(files.end(), pos.begin() + 1, pos.end());
+  absl::StatusOr<int64_t> seed = args.GetInt("seed", 1);
+  absl::StatusOr<int64_t> repeat = args.GetInt("repeat", 1);
+  absl::StatusOr<int64_t> count = args.GetInt("count", 0);
+  absl::StatusOr<double> rate = args.GetDouble("rate", 0);
+  absl::StatusOr<double> minutes = args.GetDouble("duration", 30);
+  absl::StatusOr<double> per_second = args.GetDouble("per-second", 200);
+  for (const absl::Status& st : {seed.status(), repeat.status(), count.status(), rate.status(),
+                                 minutes.status(), per_second.status()}) {
+    if (!st.ok()) return Fail(st);
+  }
+  if (args.Has("synthetic") == !files.empty()) {
+    return Fail(
+        absl::InvalidArgumentError("produce posts: give either --jsonl FILE... or --synthetic"));
+  }
+  std::vector<PostEvent> replay;
+  std::unique_ptr<Firehose> hose;
+  std::function<bool(PostEvent*)> next;
+  if (args.Has("synthetic")) {
+    if (args.Get("synthetic") != "april18") {
+      return Fail(absl::InvalidArgumentError("produce posts: --synthetic april18 is the scenario"));
+    }
+    if (*per_second <= 0) return Fail(absl::InvalidArgumentError("--per-second must be > 0"));
+    hose = std::make_unique<Firehose>(FirehoseOptions{.seed = static_cast<uint64_t>(*seed),
+                                                      .per_second = *per_second,
+                                                      .duration = absl::Seconds(*minutes * 60),
+                                                      .count = *count});
+    next = hose->AsSource();
+  } else {
+    const std::string on_error = args.Get("on-error", "abort");
+    if (on_error != "abort" && on_error != "skip") {
+      return Fail(absl::InvalidArgumentError("--on-error: abort or skip"));
+    }
+    PostsReport report;
+    absl::StatusOr<std::vector<PostEvent>> posts = ReadPostsJsonl(
+        files, {.on_error = on_error == "skip" ? OnError::kSkip : OnError::kAbort}, &report);
+    for (const std::string& e : report.errors) std::fprintf(stderr, "skipped: %s\n", e.c_str());
+    if (!posts.ok()) return Fail(posts.status());
+    std::fprintf(stderr, "jsonl: %lld lines, %lld posts, %lld skipped\n",
+                 static_cast<long long>(report.lines), static_cast<long long>(report.posts),
+                 static_cast<long long>(report.skipped));
+    replay = *std::move(posts);
+    next = [&replay, i = size_t{0}](PostEvent* p) mutable {
+      if (i == replay.size()) return false;
+      *p = replay[i++];
+      return true;
+    };
+  }
+  PostPublishOptions opts;
+  opts.topic = args.Get("topic", "posts");
+  opts.repeat = static_cast<int>(*repeat);
+  opts.rate = *rate;
+  absl::StatusOr<PublishSummary> s = PublishPosts(next, cfg, opts, &g_stop);
+  if (!s.ok()) return Fail(s.status());
+  std::printf("produced posts: sent %llu, delivered %llu, failed %llu, %.1f s, %.0f msg/s\n",
+              static_cast<unsigned long long>(s->sent),
+              static_cast<unsigned long long>(s->delivered),
+              static_cast<unsigned long long>(s->failed), s->seconds, s->per_second());
+  return s->failed > 0 || g_stop.load() ? 1 : 0;
+}
+
 int RunProduce(const std::vector<std::string>& argv) {
   Command cmd{"produce",
-              "tallies (--csv FILE... | --synthetic SCENARIO) [flags]",
-              "Publish race definitions and precinct tallies to the tallies topic.\n"
+              "tallies (--csv FILE... | --synthetic SCENARIO) [flags]\n"
+              "       tallywire produce posts (--jsonl FILE... | --synthetic april18) [flags]",
+              "tallies: publish race definitions and precinct tallies to the tallies topic.\n"
               "All messages of a race go to one partition (FNV-1a of the race id), keyed\n"
-              "race_id/precinct_id; the producer is idempotent with acks=all and the run\n"
-              "fails if any delivery fails.",
+              "race_id/precinct_id.\n"
+              "posts: publish social posts to the posts topic, keyed by post id and spread\n"
+              "over partitions by librdkafka's partitioner.\n"
+              "Both: the producer is idempotent with acks=all and the run fails if any\n"
+              "delivery fails.",
               {{"csv", "FILE", "OpenElections precinct CSV, repeatable (more files may follow)"},
-               {"synthetic", "SCENARIO", "april18 | scale:RACES,PRECINCTS,CANDIDATES[,VERSIONS]"},
-               {"on-error", "abort|skip", "malformed CSV lines: stop (default) or skip and count"},
+               {"jsonl", "FILE", "posts, one JSON object a line, repeatable"},
+               {"synthetic", "SCENARIO",
+                "tallies: april18 | scale:RACES,PRECINCTS,CANDIDATES[,VERSIONS]; "
+                "posts: april18 (a GA-06 firehose with one burst)"},
+               {"duration", "MINUTES", "posts: event time the firehose covers (default 30)"},
+               {"count", "N", "posts: stop after N posts"},
+               {"per-second", "N", "posts: base posts per second of event time (default 200)"},
+               {"on-error", "abort|skip", "malformed lines: stop (default) or skip and count"},
                {"feed-version", "N", "version of every CSV report (default: file mtime)"},
                {"majority", "PCT", "majority threshold for CSV races (default 50)"},
                {"shuffle", "", "send tallies in random order"},
@@ -174,7 +249,7 @@ int RunProduce(const std::vector<std::string>& argv) {
                {"repeat", "N", "send every tally N times (default 1)"},
                {"rate", "EVENTS/S", "offered rate (default: as fast as possible)"},
                {"speedup", "X", "replay event time X times faster"},
-               {"topic", "NAME", "tallies topic (default tallies)"},
+               {"topic", "NAME", "topic (default tallies, or posts)"},
                {"dry-run", "", "read the input and print the expected final totals; no Kafka"}}};
   CommonLogFlags(&cmd);
   int code = 0;
@@ -183,8 +258,9 @@ int RunProduce(const std::vector<std::string>& argv) {
   if (!args) return code;
   ApplyLogFlags(*args);
   std::vector<std::string> pos = args->positional();
+  if (!pos.empty() && pos[0] == "posts") return ProducePosts(*args, cfg);
   if (pos.empty() || pos[0] != "tallies") {
-    return Fail(absl::InvalidArgumentError("produce: expected `tallies` (see --help)"));
+    return Fail(absl::InvalidArgumentError("produce: expected `tallies` or `posts` (see --help)"));
   }
   std::vector<std::string> files = args->All("csv");
   files.insert(files.end(), pos.begin() + 1, pos.end());
@@ -254,14 +330,22 @@ int RunAggregate(const std::vector<std::string>& argv) {
       "aggregate",
       "[flags]",
       "Run the aggregator: consume tallies, keep per-race, candidate and county\n"
-      "totals, fire alerts to the alerts topic, dead-letter bad input. Runs until\n"
-      "SIGINT/SIGTERM, then drains, delivers alerts, commits and leaves the group.",
+      "totals; consume posts, keep sliding windows of mentions, posts and hashtags;\n"
+      "fire alerts (thresholds, leader changes, bursts) to the alerts topic,\n"
+      "dead-letter bad input. Runs until SIGINT/SIGTERM, then drains, delivers\n"
+      "alerts, commits and leaves the group.",
       {{"group", "ID", "consumer group (default tallywire-aggregator)"},
        {"threads", "N", "consumer threads, each a group member (default 1)"},
-       {"http", "HOST:PORT", "serve /races, /metrics, /healthz, /readyz"},
+       {"http", "HOST:PORT", "serve /races, /mentions, /metrics, /healthz, /readyz"},
        {"rules", "FILE", "alert rules file (see consumers/alerts/rules.h)"},
        {"window", "MINUTES", "momentum window in event time (default 30)"},
        {"tallies-topic", "NAME", "input topic (default tallies)"},
+       {"posts-topic", "NAME", "posts input topic (default posts)"},
+       {"no-posts", "", "do not consume posts"},
+       {"mention-terms", "FILE", "extra terms per candidate: `candidate-id: term, term`"},
+       {"grace", "SECONDS", "posts: lateness accepted into the windows (default 30)"},
+       {"burst-factor", "K", "burst when last-minute mentions >= K x baseline (default 3)"},
+       {"burst-min", "N", "and at least N mentions in the last minute (default 20)"},
        {"alerts-topic", "NAME", "alerts topic (default alerts)"},
        {"dlq-topic", "NAME", "dead-letter topic (default dlq)"},
        {"exit-when-idle", "SECONDS", "stop after this long with no new events (tests, batch)"}}};
@@ -274,7 +358,11 @@ int RunAggregate(const std::vector<std::string>& argv) {
   absl::StatusOr<int64_t> threads = args->GetInt("threads", 1);
   absl::StatusOr<double> window = args->GetDouble("window", 30);
   absl::StatusOr<double> idle = args->GetDouble("exit-when-idle", 0);
-  for (const absl::Status& st : {threads.status(), window.status(), idle.status()}) {
+  absl::StatusOr<double> grace = args->GetDouble("grace", 30);
+  absl::StatusOr<double> factor = args->GetDouble("burst-factor", opts.social.burst.factor);
+  absl::StatusOr<int64_t> burst_min = args->GetInt("burst-min", opts.social.burst.min_mentions);
+  for (const absl::Status& st : {threads.status(), window.status(), idle.status(), grace.status(),
+                                 factor.status(), burst_min.status()}) {
     if (!st.ok()) return Fail(st);
   }
   opts.threads = static_cast<int>(*threads);
@@ -283,6 +371,16 @@ int RunAggregate(const std::vector<std::string>& argv) {
   opts.topics.tallies = args->Get("tallies-topic", opts.topics.tallies);
   opts.topics.alerts = args->Get("alerts-topic", opts.topics.alerts);
   opts.topics.dlq = args->Get("dlq-topic", opts.topics.dlq);
+  opts.topics.posts = args->Get("posts-topic", opts.topics.posts);
+  opts.social.enabled = !args->Has("no-posts");
+  opts.social.windows.grace = absl::Seconds(*grace);
+  opts.social.burst.factor = *factor;
+  opts.social.burst.min_mentions = *burst_min;
+  if (args->Has("mention-terms")) {
+    absl::StatusOr<ExtraTerms> terms = LoadExtraTerms(args->Get("mention-terms"));
+    if (!terms.ok()) return Fail(terms.status());
+    opts.social.extra_terms = *std::move(terms);
+  }
   opts.race.window = absl::Seconds(*window * 60);
   if (args->Has("rules")) {
     absl::StatusOr<AlertRules> rules = AlertRules::FromFile(args->Get("rules"));
@@ -294,9 +392,9 @@ int RunAggregate(const std::vector<std::string>& argv) {
   const ServiceProbe& probe = (*svc)->probe();
   auto line = [&] {
     return absl::StrCat("consumed ", probe.consumed(SourceTopic::kTallies), " applied ",
-                        probe.applied(SourceTopic::kTallies), " stale ", probe.stale(), " alerts ",
-                        probe.alerts_total(), " dead-lettered ", probe.dead_lettered(), " lag ",
-                        probe.total_lag());
+                        probe.applied(SourceTopic::kTallies), " stale ", probe.stale(), " posts ",
+                        probe.applied(SourceTopic::kPosts), " alerts ", probe.alerts_total(),
+                        " dead-lettered ", probe.dead_lettered(), " lag ", probe.total_lag());
   };
   auto last_change = std::chrono::steady_clock::now();
   auto last_print = last_change;
@@ -304,8 +402,10 @@ int RunAggregate(const std::vector<std::string>& argv) {
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const auto now = std::chrono::steady_clock::now();
-    if (probe.consumed(SourceTopic::kTallies) != last_consumed) {
-      last_consumed = probe.consumed(SourceTopic::kTallies);
+    const uint64_t consumed =
+        probe.consumed(SourceTopic::kTallies) + probe.consumed(SourceTopic::kPosts);
+    if (consumed != last_consumed) {
+      last_consumed = consumed;
       last_change = now;
     }
     if (now - last_print > std::chrono::seconds(5)) {
@@ -321,6 +421,9 @@ int RunAggregate(const std::vector<std::string>& argv) {
   std::printf("aggregate: %s\n", line().c_str());
   for (const auto& race : (*svc)->races().List()) {
     std::printf("%s\n", RaceSnapshotJson(race->Snapshot()).c_str());
+  }
+  if (opts.social.enabled && probe.consumed(SourceTopic::kPosts) > 0) {
+    std::printf("%s\n", MentionsJson((*svc)->mentions(), (*svc)->mention_catalog(), "").c_str());
   }
   if (!st.ok()) return Fail(st);
   return 0;

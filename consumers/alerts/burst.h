@@ -15,7 +15,10 @@
 // would be a guess.
 //
 // Design: one detector per process, fed the views of every posts partition
-// this process owns, merged (see MentionWindows). Alert ids are
+// this process owns, merged (see MentionWindows), on a wall-clock tick
+// (SocialOptions::publish_interval). Live, event time runs with the clock
+// and a tick sees every minute; a replay many times faster than real time
+// can carry a short burst past between two ticks. Alert ids are
 // race/social_burst/candidate/<minute the burst started>, so two
 // processes that see the same burst publish the same id.
 #pragma once

@@ -112,4 +112,9 @@ class AggregatorService {
 // counties, momentum window.
 std::string RaceSnapshotJson(const RaceSnapshot& s);
 
+// JSON for /mentions (race_id empty) and /mentions/ID: per window, posts,
+// posts per minute, mentions per candidate and the top hashtags.
+std::string MentionsJson(const MentionsView& view, const MentionCatalog& catalog,
+                         absl::string_view race_id);
+
 }  // namespace tallywire

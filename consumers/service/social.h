@@ -93,8 +93,4 @@ class SocialLoop {
   std::vector<AlertEvent> fired_;
 };
 
-// JSON for /mentions (race_id empty) and /mentions/ID.
-std::string MentionsJson(const MentionsView& view, const MentionCatalog& catalog,
-                         absl::string_view race_id);
-
 }  // namespace tallywire

@@ -99,13 +99,16 @@ std::vector<DeadLetter> Pipeline::DeadLetters() const {
   return out;
 }
 
-void Pipeline::ProduceRawTally(const std::string& value, int32_t partition) const {
+void Pipeline::ProduceRaw(const std::string& value, int32_t partition,
+                          const std::string& topic) const {
   auto producer = kafka::Producer::Create(cfg);
   ASSERT_TRUE(producer.ok()) << producer.status();
-  ASSERT_TRUE(
-      (*producer)
-          ->Produce({.topic = topics.tallies, .partition = partition, .key = "raw", .value = value})
-          .ok());
+  ASSERT_TRUE((*producer)
+                  ->Produce({.topic = topic.empty() ? topics.tallies : topic,
+                             .partition = partition,
+                             .key = "raw",
+                             .value = value})
+                  .ok());
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
   ASSERT_EQ((*producer)->failed(), 0u);
 }

@@ -31,7 +31,9 @@ class Pipeline {
   PublishOptions PublishOpts() const;
   std::vector<AlertEvent> Alerts() const;
   std::vector<DeadLetter> DeadLetters() const;
-  void ProduceRawTally(const std::string& value, int32_t partition = 0) const;
+  // Raw bytes onto a topic (default: tallies), bypassing the codec.
+  void ProduceRaw(const std::string& value, int32_t partition = 0,
+                  const std::string& topic = "") const;
 
  private:
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
