@@ -19,6 +19,7 @@
 #include "core/kafka/embedded_broker.h"
 #include "core/log.h"
 #include "producers/publish.h"
+#include "producers/social/posts.h"
 #include "producers/tally/synthetic_night.h"
 
 namespace tallywire::cli {
@@ -92,6 +93,32 @@ std::string Board(const RaceSnapshot& s, const std::vector<AlertEvent>& alerts, 
   return out;
 }
 
+// Per window: the most mentioned candidates and the top hashtags.
+std::string MentionsPanel(const MentionsView& v, const MentionCatalog& catalog) {
+  if (v.posts == 0) return "";
+  std::string out = absl::StrCat("\nposts: ", Thousands(v.posts), " (", Thousands(v.duplicates),
+                                 " redelivered, ", Thousands(v.late), " late)\n");
+  for (const WindowCounts& w : v.windows) {
+    std::vector<std::pair<int64_t, size_t>> top;
+    for (size_t s = 0; s < w.mentions.size() && s < catalog.slots().size(); ++s) {
+      top.push_back({w.mentions[s], s});
+    }
+    std::sort(top.rbegin(), top.rend());
+    std::string line = absl::StrFormat("  %2d min  %6.0f posts/min  ", w.span_ms / 60000,
+                                       w.posts * 60000.0 / std::max<int64_t>(1, w.span_ms));
+    for (size_t i = 0; i < 3 && i < top.size(); ++i) {
+      absl::StrAppend(&line, i ? ", " : "", catalog.slots()[top[i].second].candidate_name, " ",
+                      Thousands(top[i].first));
+    }
+    absl::StrAppend(&line, "   ");
+    for (size_t i = 0; i < 3 && i < w.hashtags.items.size(); ++i) {
+      absl::StrAppend(&line, i ? " " : "", w.hashtags.items[i].item);
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunDemo(const std::vector<std::string>& argv) {
@@ -99,11 +126,13 @@ int RunDemo(const std::vector<std::string>& argv) {
               "[flags]",
               "Replay the April 18, 2017 GA-06 special election night (18 candidates;\n"
               "Ossoff above 50 % early, 48.1 % at the end: a runoff) through Kafka, with a\n"
-              "live race board and the alerts as they fire. Without --brokers it starts the\n"
-              "embedded broker, so nothing else is needed.",
+              "synthetic post firehose beside it, a live race board, the most mentioned\n"
+              "candidates and hashtags per window, and the alerts as they fire. Without\n"
+              "--brokers it starts the embedded broker, so nothing else is needed.",
               {{"duration", "SECONDS", "replay the 7-hour night in about this long (default 40)"},
                {"seed", "S", "seed of the synthetic night (default 2017)"},
                {"threads", "N", "aggregator threads (default 2)"},
+               {"posts-per-second", "N", "firehose posts per second of the night (default 10)"},
                {"no-board", "", "print progress lines instead of redrawing the board"}}};
   int code = 0;
   kafka::KafkaConfig cfg;
@@ -113,7 +142,9 @@ int RunDemo(const std::vector<std::string>& argv) {
   absl::StatusOr<double> duration = args.GetDouble("duration", 40);
   absl::StatusOr<int64_t> seed = args.GetInt("seed", 2017);
   absl::StatusOr<int64_t> threads = args.GetInt("threads", 2);
-  for (const absl::Status& st : {duration.status(), seed.status(), threads.status()}) {
+  absl::StatusOr<double> posts_per_second = args.GetDouble("posts-per-second", 10);
+  for (const absl::Status& st :
+       {duration.status(), seed.status(), threads.status(), posts_per_second.status()}) {
     if (!st.ok()) return Fail(st);
   }
   const bool board = !args.Has("no-board") && isatty(STDOUT_FILENO);
@@ -160,13 +191,33 @@ int RunDemo(const std::vector<std::string>& argv) {
 
   std::atomic<bool> published{false};
   absl::StatusOr<PublishSummary> summary;
+  const double speedup = static_cast<double>(span_ms) / (std::max(1.0, *duration) * 1000.0);
   std::thread producer([&] {
     PublishOptions popts;
     popts.progress = false;
-    popts.speedup = static_cast<double>(span_ms) / (std::max(1.0, *duration) * 1000.0);
+    popts.speedup = speedup;
     summary = PublishFeed(feed, cfg, popts, &g_stop);
     published = true;
   });
+  // The firehose covers the same night at the same speed; at 21:30 a famous
+  // account's post about Ossoff is reposted en masse for ten minutes.
+  std::atomic<bool> posted{*posts_per_second <= 0};
+  absl::StatusOr<PublishSummary> posts_summary = PublishSummary{};
+  std::thread poster;
+  if (*posts_per_second > 0) {
+    poster = std::thread([&] {
+      Firehose hose(
+          {.seed = static_cast<uint64_t>(*seed),
+           .per_second = *posts_per_second,
+           .duration = absl::Milliseconds(span_ms),
+           .start_ms = feed.tallies.front().event_time_ms,
+           .candidates = feed.races[0].candidates,
+           .bursts = {{absl::Minutes(150), absl::Minutes(10), 0, 6 * *posts_per_second}}});
+      posts_summary = PublishPosts(
+          hose.AsSource(), cfg, {.rate = *posts_per_second * speedup, .progress = false}, &g_stop);
+      posted = true;
+    });
+  }
 
   auto snapshot = [&]() -> std::optional<RaceSnapshot> {
     auto race = (*svc)->races().Find(feed.races[0].race_id);
@@ -179,15 +230,17 @@ int RunDemo(const std::vector<std::string>& argv) {
   };
   const uint64_t expected = feed.tallies.size() + feed.races.size();
   auto done = [&] {
-    return published.load() && (*svc)->probe().consumed(SourceTopic::kTallies) >= expected;
+    return published.load() && posted.load() &&
+           (*svc)->probe().consumed(SourceTopic::kTallies) >= expected;
   };
+  auto mentions = [&] { return MentionsPanel((*svc)->mentions(), (*svc)->mention_catalog()); };
   int64_t last_line = 0;
   while (!g_stop.load() && !done()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     std::optional<RaceSnapshot> s = snapshot();
     if (!s) continue;
     if (board) {
-      std::printf("\x1b[H\x1b[2J%s", Board(*s, alerts_copy(), false).c_str());
+      std::printf("\x1b[H\x1b[2J%s%s", Board(*s, alerts_copy(), false).c_str(), mentions().c_str());
       std::fflush(stdout);
     } else if (NowUnixMs() - last_line > 2000) {
       last_line = NowUnixMs();
@@ -199,6 +252,7 @@ int RunDemo(const std::vector<std::string>& argv) {
     }
   }
   producer.join();
+  if (poster.joinable()) poster.join();
   // Let the last alerts make it through the alerts topic to the follower.
   size_t seen = alerts_copy().size();
   for (int quiet = 0; quiet < 6 && !g_stop.load();) {
@@ -212,13 +266,20 @@ int RunDemo(const std::vector<std::string>& argv) {
   const absl::Status stopped = (*svc)->Stop();
   std::optional<RaceSnapshot> final_state = snapshot();
   if (board) std::printf("\x1b[H\x1b[2J");
-  if (final_state) std::printf("%s", Board(*final_state, alerts_copy(), true).c_str());
+  if (final_state) {
+    std::printf("%s%s", Board(*final_state, alerts_copy(), true).c_str(), mentions().c_str());
+  }
   if (!summary.ok()) return Fail(summary.status());
-  std::printf("\nsummary: %llu events produced, %llu consumed, %llu alerts, %llu dead-lettered\n",
-              static_cast<unsigned long long>(summary->delivered),
-              static_cast<unsigned long long>((*svc)->probe().consumed(SourceTopic::kTallies)),
-              static_cast<unsigned long long>(alerts_copy().size()),
-              static_cast<unsigned long long>((*svc)->probe().dead_lettered()));
+  if (!posts_summary.ok()) return Fail(posts_summary.status());
+  std::printf(
+      "\nsummary: %llu tallies and %llu posts produced, %llu and %llu consumed, %llu alerts, "
+      "%llu dead-lettered\n",
+      static_cast<unsigned long long>(summary->delivered),
+      static_cast<unsigned long long>(posts_summary->delivered),
+      static_cast<unsigned long long>((*svc)->probe().consumed(SourceTopic::kTallies)),
+      static_cast<unsigned long long>((*svc)->probe().consumed(SourceTopic::kPosts)),
+      static_cast<unsigned long long>(alerts_copy().size()),
+      static_cast<unsigned long long>((*svc)->probe().dead_lettered()));
   if (!stopped.ok()) return 1;
   return g_stop.load() ? 130 : 0;
 }

@@ -9,8 +9,11 @@
 
 #include "benchmark/benchmark.h"
 #include "consumers/alerts/detect.h"
+#include "consumers/social/catalog.h"
+#include "consumers/social/windows.h"
 #include "consumers/tally/decode.h"
 #include "consumers/tally/race.h"
+#include "producers/social/posts.h"
 #include "producers/tally/synthetic_night.h"
 
 namespace tallywire {
@@ -150,6 +153,60 @@ void BM_SnapshotWhileWriting(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_SnapshotWhileWriting)->UseRealTime();
+
+const std::vector<PostEvent>& Posts() {
+  static const auto* posts = [] {
+    auto* v = new std::vector<PostEvent>;
+    Firehose hose({.seed = 9, .count = 4096});
+    PostEvent p;
+    while (hose.Next(&p)) v->push_back(p);
+    return v;
+  }();
+  return *posts;
+}
+
+// Mention matching (18 candidates, ~54 terms) plus hashtag extraction, per
+// firehose post (five languages, ~70 bytes).
+void BM_MatchPost(benchmark::State& state) {
+  const MentionCatalog catalog = MentionCatalog::With({}, April18().races.front(), {});
+  const auto& posts = Posts();
+  std::vector<int32_t> slots;
+  std::vector<std::string> tags;
+  std::string scratch;
+  int64_t mentions = 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    const PostEvent& p = posts[i++ & 4095];
+    catalog.matcher().Match(p.text, &slots, &scratch);
+    ExtractHashtags(p.text, &tags);
+    mentions += static_cast<int64_t>(slots.size());
+  }
+  // Three posts in four name somebody; a matcher that finds nothing is broken.
+  if (mentions < static_cast<int64_t>(state.iterations() / 2)) state.SkipWithError("no mentions");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MatchPost);
+
+// One post into the 1/5/15-minute windows (dedupe, buckets, running sums,
+// hashtag summary), event time advancing 5 ms a post.
+void BM_WindowUpdate(benchmark::State& state) {
+  MentionWindows w({});
+  const std::vector<int32_t> slots = {0, 3};
+  const std::vector<std::string> tags = {"#ga06"};
+  uint64_t id = 0;
+  for (auto _ : state) {
+    ++id;
+    w.Add({.id_hash = id * 0x9E3779B97F4A7C15ull,
+           .created_at_ms = 1'492'556'400'000 + static_cast<int64_t>(id) * 5,
+           .slots = slots,
+           .hashtags = tags});
+  }
+  w.Publish();
+  // 1 min at one post per 5 ms: 12,000 posts (bucket-exact), once the run is longer.
+  if (id > 20000 && w.Read().windows[0].posts != 12000) state.SkipWithError("window count");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WindowUpdate);
 
 }  // namespace
 }  // namespace tallywire
