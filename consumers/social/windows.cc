@@ -168,9 +168,11 @@ void MentionWindows::Publish() {
     w.push_back(win.posts);
     PutCounts(win.mentions, &w);
     std::vector<const TopK*> parts;
-    for (int64_t i = head_ - span_buckets_[j] + 1; head_ != INT64_MIN && i <= head_; ++i) {
+    // Nothing counted yet: head_ is INT64_MIN and the range would overflow.
+    const int64_t first = head_ == INT64_MIN ? 0 : head_ - span_buckets_[j] + 1;
+    for (int64_t i = first; head_ != INT64_MIN && i <= head_; ++i) {
       if (At(i).index == i && !At(i).hashtags.empty()) {
-        parts.push_back(&summaries[static_cast<size_t>(i % ring_size())]);
+        parts.push_back(&summaries[static_cast<size_t>(&At(i) - ring_.data())]);
       }
     }
     const TopK top = MergeTopK(parts, options_.hashtag_limit);

@@ -92,7 +92,10 @@ class MentionWindows {
     std::vector<uint64_t> ids;
     explicit Bucket(int capacity) : hashtags(capacity) {}
   };
-  Bucket& At(int64_t index) { return ring_[static_cast<size_t>(index % ring_size())]; }
+  // Window ranges reach below bucket 0 early in the epoch: wrap those too.
+  Bucket& At(int64_t index) {
+    return ring_[static_cast<size_t>((index % ring_size() + ring_size()) % ring_size())];
+  }
   int64_t ring_size() const { return static_cast<int64_t>(ring_.size()); }
   void Advance(int64_t head);
   void Evict(Bucket& b);
