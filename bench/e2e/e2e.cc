@@ -538,13 +538,13 @@ std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndRes
     if (r.mode == "tallywire") tw = &r;
     if (r.mode == "kafka-streams") peer = &r;
     absl::StrAppend(
-        &out, absl::StrFormat("%-14s %12.0f %9d %9d %9d %9d %9d %12s %7s %10.2f %9.1f %s\n", r.mode,
-                              r.events_per_second, r.produce_to_applied.p50,
-                              r.produce_to_applied.p90, r.produce_to_applied.p99,
-                              r.produce_to_applied.p999, r.produce_to_applied.max,
-                              r.mode == "raw" ? "-" : absl::StrCat(r.produce_to_alert.p99),
-                              r.crossings < 0 ? "-" : absl::StrCat(r.crossings),
-                              r.cpu_seconds_per_million, r.peak_rss_mb, r.verified ? "yes" : "NO"));
+        &out, absl::StrFormat(
+                  "%-14s %12.0f %9d %9d %9d %9d %9d %12s %7s %10.2f %9.1f %s\n", r.mode,
+                  r.events_per_second, r.produce_to_applied.p50, r.produce_to_applied.p90,
+                  r.produce_to_applied.p99, r.produce_to_applied.p999, r.produce_to_applied.max,
+                  r.mode == "raw" || r.alerts == 0 ? "-" : absl::StrCat(r.produce_to_alert.p99),
+                  r.crossings < 0 ? "-" : absl::StrCat(r.crossings), r.cpu_seconds_per_million,
+                  r.peak_rss_mb, r.verified ? "yes" : "NO"));
   }
   if (tw != nullptr && raw != nullptr && raw->events_per_second > 0) {
     absl::StrAppend(&out, absl::StrFormat("tallywire / raw throughput: %.2f (same run)\n",
