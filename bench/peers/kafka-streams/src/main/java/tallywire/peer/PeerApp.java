@@ -41,6 +41,14 @@ public final class PeerApp {
     return fallback;
   }
 
+  private static void deleteTree(Path root) {
+    try (var paths = Files.walk(root)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException | RuntimeException e) {
+      System.err.println("tallywire-peer: could not remove " + root + ": " + e);
+    }
+  }
+
   static Topology topology(String input, String output, String store) {
     final boolean rocks = store.equals("rocksdb");
     final KeyValueBytesStoreSupplier precincts = rocks
@@ -71,8 +79,10 @@ public final class PeerApp {
       System.err.println("tallywire-peer: --store must be memory or rocksdb");
       System.exit(2);
     }
-    final String stateDir = arg(args, "--state-dir",
-        Files.createTempDirectory("tallywire-peer-").toString());
+    final boolean ownStateDir = arg(args, "--state-dir", "").isEmpty();
+    final String stateDir = ownStateDir
+        ? Files.createTempDirectory("tallywire-peer-").toString()
+        : arg(args, "--state-dir", null);
 
     final Properties p = new Properties();
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
@@ -98,10 +108,10 @@ public final class PeerApp {
       }
     });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      if (streams.close(Duration.ofSeconds(20))) {
-        // The state dir is scratch: a later run restores from the changelog.
-        streams.cleanUp();
-      }
+      final boolean closedInTime = streams.close(Duration.ofSeconds(20));
+      // The state dir is scratch: a later run restores from the changelog.
+      if (closedInTime) streams.cleanUp();
+      if (ownStateDir) deleteTree(Path.of(stateDir));
     }, "tallywire-peer-shutdown"));
     streams.start();
     closed.await();
