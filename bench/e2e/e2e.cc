@@ -450,13 +450,14 @@ absl::StatusOr<EndToEndResult> RunPeer(const EndToEndOptions& o, const kafka::Ka
   r.crossings = reader->Sum(&PeerProgress::alerts_up) + reader->Sum(&PeerProgress::alerts_down);
   r.cpu_seconds_per_million = cpu * 1e6 / std::max<int64_t>(1, r.events);
   r.peak_rss_mb = rss;
-  bool verified = done && r.alerts == r.crossings;
+  // Every tally of the generator is well formed: the peer must reject none.
+  bool verified = done && r.alerts == r.crossings && reader->Sum(&PeerProgress::rejected) == 0;
   for (const ExpectedRace& e : ExpectedTotals(in.feed)) {
     auto it = totals.find(e.race_id);
     verified = verified && it != totals.end() && it->second == e.votes;
   }
   r.verified = verified;
-  r.checked = "final totals = generator's, every alert received";
+  r.checked = "final totals = generator's, nothing rejected, every alert received";
   if (verified) std::remove(log_path.c_str());
   return r;
 }
