@@ -17,7 +17,10 @@ int RunBench(const std::vector<std::string>& argv) {
               "(embedded unless --brokers), through the aggregator with alerts on, and\n"
               "through a consumer that only counts (the raw ceiling). Prints events/s,\n"
               "produce->applied and produce->alert latency percentiles, CPU per million\n"
-              "events, peak RSS, and the tallywire/raw ratio from the same run.",
+              "events, peak RSS, and the tallywire/raw ratio from the same run.\n"
+              "--peer kafka-streams (needs --brokers) also runs the Kafka Streams\n"
+              "application in bench/peers/kafka-streams on the same input, checks its\n"
+              "totals and 50 % alerts, and prints the tallywire/peer ratios.",
               {{"events", "N", "tally events per mode (default 200000)"},
                {"rate", "EVENTS/S",
                 "offered rate, open loop (default: flat out with --brokers, "
@@ -29,6 +32,10 @@ int RunBench(const std::vector<std::string>& argv) {
                {"candidates", "N", "candidates per race (default 5)"},
                {"raw", "", "run only the raw pipe"},
                {"no-raw", "", "run only tallywire"},
+               {"peer", "NAME", "also run a peer on the same input: kafka-streams"},
+               {"peer-command", "PATH",
+                "the peer's run script (default: bench/peers/kafka-streams/run of the source "
+                "tree this binary was built from)"},
                {"json", "", "print the report as JSON"},
                {"verbose", "", "keep the services' logs"}}};
   int code = 0;
@@ -73,6 +80,8 @@ int RunBench(const std::vector<std::string>& argv) {
   o.shape.candidates = static_cast<int>(candidates);
   o.run_raw = !args->Has("no-raw");
   o.run_tallywire = !args->Has("raw");
+  o.peer = args->Get("peer");
+  o.peer_command = args->Get("peer-command");
   SetLogQuiet(!args->Has("verbose"));
   auto results = RunEndToEnd(o);
   if (!results.ok()) return Fail(results.status());

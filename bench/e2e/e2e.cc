@@ -4,14 +4,20 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "bench/e2e/child_process.h"
 #include "consumers/service/service.h"
 #include "core/clock.h"
+#include "core/codec.h"
 #include "core/histogram.h"
 #include "core/kafka/client.h"
 #include "core/kafka/embedded_broker.h"
@@ -195,6 +201,7 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
   r.produce_to_applied = Of(latency);
   r.cpu_seconds_per_million = (CpuSeconds() - cpu0) * 1e6 / std::max<int64_t>(1, r.events);
   r.verified = seen.load() == expected;
+  r.checked = "every event received";
   return r;
 }
 
@@ -240,8 +247,218 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   r.produce_to_applied = Of(probe.produce_to_applied_us());
   r.produce_to_alert = Of(probe.produce_to_alert_us());
   r.alerts = static_cast<int64_t>(probe.alerts_total());
+  r.crossings =
+      static_cast<int64_t>(probe.alerts(static_cast<int>(wire::AlertKind::ThresholdCrossedUp)) +
+                           probe.alerts(static_cast<int>(wire::AlertKind::ThresholdCrossedDown)));
   r.cpu_seconds_per_million = (CpuSeconds() - cpu0) * 1e6 / std::max<int64_t>(1, r.events);
   r.verified = verified;
+  r.checked = "final totals = generator's";
+  return r;
+}
+
+// The peer's progress record (bench/peers/kafka-streams, TallyProcessor):
+// one task's cumulative counts, latency histogram and race totals.
+struct PeerProgress {
+  int64_t processed = 0, definitions = 0, applied = 0, stale = 0, rejected = 0, last_us = 0,
+          alerts_up = 0, alerts_down = 0;
+  std::vector<std::pair<int64_t, int64_t>> latency_us;  // bucket upper edge, count
+  std::map<std::string, std::vector<int64_t>> races;    // race id -> candidate totals
+};
+
+absl::StatusOr<PeerProgress> ParsePeerProgress(absl::string_view text) {
+  PeerProgress p;
+  const std::map<absl::string_view, int64_t*> counters = {
+      {"processed", &p.processed}, {"definitions", &p.definitions}, {"applied", &p.applied},
+      {"stale", &p.stale},         {"rejected", &p.rejected},       {"last_us", &p.last_us},
+      {"alerts_up", &p.alerts_up}, {"alerts_down", &p.alerts_down}};
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.empty()) continue;
+    bool ok = true;
+    if (auto it = counters.find(f[0]); it != counters.end()) {
+      ok = f.size() == 2 && absl::SimpleAtoi(f[1], it->second);
+    } else if (f[0] == "latency_us") {
+      for (size_t i = 1; i < f.size() && ok; ++i) {
+        std::pair<absl::string_view, absl::string_view> ec = absl::StrSplit(f[i], ':');
+        int64_t edge = 0, count = 0;
+        ok = absl::SimpleAtoi(ec.first, &edge) && absl::SimpleAtoi(ec.second, &count);
+        p.latency_us.emplace_back(edge, count);
+      }
+    } else if (f[0] == "race" && f.size() >= 2) {
+      std::vector<int64_t>& votes = p.races[std::string(f[1])];
+      for (size_t i = 2; i < f.size() && ok; ++i) {
+        int64_t v = 0;
+        ok = absl::SimpleAtoi(f[i], &v);
+        votes.push_back(v);
+      }
+    }
+    if (!ok) return absl::DataLossError(absl::StrCat("peer progress: bad line \"", line, "\""));
+  }
+  return p;
+}
+
+// Reads the peer's output topic from the beginning: alerts (latency from the
+// forwarded send-time header to their arrival here) and progress records
+// (the latest of each task).
+class PeerOutputReader {
+ public:
+  static absl::StatusOr<std::unique_ptr<PeerOutputReader>> Start(kafka::KafkaConfig cfg,
+                                                                 const std::string& topic,
+                                                                 int partitions) {
+    cfg.Set("group.id", "reader-" + topic);  // required by librdkafka; never joined
+    TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(cfg));
+    TW_RETURN_IF_ERROR(consumer->Assign(topic, partitions, RD_KAFKA_OFFSET_BEGINNING));
+    std::unique_ptr<PeerOutputReader> r(new PeerOutputReader());
+    r->consumer_ = std::move(consumer);
+    r->thread_ = std::thread([p = r.get()] { p->Loop(); });
+    return r;
+  }
+  ~PeerOutputReader() { Stop(); }
+
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (consumer_) (void)consumer_->Close();
+  }
+  // Sum over tasks of one counter of the latest progress records.
+  int64_t Sum(int64_t PeerProgress::*field) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t sum = 0;
+    for (const auto& [task, p] : tasks_) sum += p.*field;
+    return sum;
+  }
+  std::map<std::string, PeerProgress> tasks() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tasks_;
+  }
+  absl::Status error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+  const LatencyHistogram& alert_latency_us() const { return alert_latency_us_; }
+  int64_t alerts() const { return alerts_.load(); }
+
+ private:
+  PeerOutputReader() = default;
+  void Loop() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      kafka::MessagePtr m = consumer_->Poll(absl::Milliseconds(50));
+      if (!m || m->err) continue;
+      const absl::string_view kind = kafka::HeaderValue(*m, "tallywire.kind");
+      if (kind == "alert") {
+        int64_t sent = 0;
+        if (absl::SimpleAtoi(kafka::HeaderValue(*m, kSentAtHeader), &sent)) {
+          alert_latency_us_.Record(NowUnixUs() - sent);
+        }
+        alerts_.fetch_add(1);
+      } else if (kind == "progress") {
+        const absl::string_view key(static_cast<const char*>(m->key), m->key_len);
+        absl::StatusOr<PeerProgress> p =
+            ParsePeerProgress(absl::string_view(static_cast<const char*>(m->payload), m->len));
+        std::lock_guard<std::mutex> lock(mu_);
+        if (p.ok()) {
+          tasks_[std::string(key)] = *std::move(p);
+        } else {
+          error_ = p.status();
+        }
+      }
+    }
+  }
+
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> alerts_{0};
+  LatencyHistogram alert_latency_us_;
+  mutable std::mutex mu_;
+  std::map<std::string, PeerProgress> tasks_;
+  absl::Status error_;
+};
+
+// The Kafka Streams peer: builds it (a no-op when warm), starts it, waits
+// until its group is running, produces the same input, follows its output
+// until it has processed every event, checks its totals, stops it.
+absl::StatusOr<EndToEndResult> RunPeer(const EndToEndOptions& o, const kafka::KafkaConfig& cfg,
+                                       const Input& in, const TopicNames& topics,
+                                       const std::string& run_id) {
+  const std::string command =
+      o.peer_command.empty() ? std::string(TALLYWIRE_SOURCE_DIR "/bench/peers/kafka-streams/run")
+                             : o.peer_command;
+  const std::string log_path = absl::StrCat("/tmp/tallywire-peer", run_id, ".log");
+  const auto failed = [&](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("kafka-streams peer: ", s.message(),
+                                               " (its output: ", log_path, ")"));
+  };
+  {
+    TW_ASSIGN_OR_RETURN(auto build, ChildProcess::Spawn({command, "--build-only"}, log_path));
+    absl::StatusOr<int> code = build->Wait(absl::Minutes(10));
+    if (!code.ok()) return failed(code.status());
+    if (*code != 0) return failed(absl::InternalError(absl::StrCat("build exited ", *code)));
+  }
+  TW_ASSIGN_OR_RETURN(auto reader, PeerOutputReader::Start(cfg, topics.alerts, o.partitions));
+  TW_ASSIGN_OR_RETURN(
+      auto peer, ChildProcess::Spawn(
+                     {command, "--brokers", cfg.Get("bootstrap.servers"), "--input", topics.tallies,
+                      "--output", topics.alerts, "--app-id", absl::StrCat("tallywire-peer", run_id),
+                      "--threads", absl::StrCat(o.threads)},
+                     log_path));
+  if (absl::Status s = peer->WaitForLine("tallywire-peer: running", absl::Minutes(3)); !s.ok()) {
+    return failed(s);
+  }
+  const uint64_t expected = in.tallies.size() + in.definitions.size();
+  const auto processed = [&] {
+    return static_cast<uint64_t>(reader->Sum(&PeerProgress::processed));
+  };
+  const double cpu0 = CpuSeconds() + peer->CpuSeconds();
+  int64_t start_us = 0;
+  absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
+    return WaitForProgress(
+        [&] { return static_cast<uint64_t>(reader->Sum(&PeerProgress::definitions)); },
+        in.definitions.size());
+  });
+  const bool done = produced.ok() && WaitForProgress(processed, expected);
+  // Alerts of the last events may still be on their way to the reader.
+  WaitForProgress([&] { return static_cast<uint64_t>(reader->alerts()); },
+                  static_cast<uint64_t>(reader->Sum(&PeerProgress::alerts_up) +
+                                        reader->Sum(&PeerProgress::alerts_down)));
+  const double cpu = CpuSeconds() + peer->CpuSeconds() - cpu0;
+  const double rss = peer->PeakRssMb();
+  absl::StatusOr<int> code = peer->Terminate(absl::Seconds(30));
+  reader->Stop();
+  TW_RETURN_IF_ERROR(produced);
+  if (!code.ok()) return failed(code.status());
+  TW_RETURN_IF_ERROR(reader->error());
+
+  EndToEndResult r;
+  r.mode = "kafka-streams";
+  r.events = static_cast<int64_t>(in.tallies.size());
+  LatencyHistogram applied;
+  int64_t last_us = 0;
+  std::map<std::string, std::vector<int64_t>> totals;
+  for (const auto& [task, p] : reader->tasks()) {
+    last_us = std::max(last_us, p.last_us);
+    for (const auto& [edge, count] : p.latency_us) {
+      for (int64_t i = 0; i < count; ++i) applied.Record(edge);
+    }
+    for (const auto& [race, votes] : p.races) totals[race] = votes;
+  }
+  r.seconds = ((done ? last_us : NowUnixUs()) - start_us) / 1e6;
+  r.events_per_second = r.seconds > 0 ? r.events / r.seconds : 0;
+  r.produce_to_applied = Of(applied);
+  r.produce_to_alert = Of(reader->alert_latency_us());
+  r.alerts = reader->alerts();
+  r.crossings = reader->Sum(&PeerProgress::alerts_up) + reader->Sum(&PeerProgress::alerts_down);
+  r.cpu_seconds_per_million = cpu * 1e6 / std::max<int64_t>(1, r.events);
+  r.peak_rss_mb = rss;
+  // Every tally of the generator is well formed: the peer must reject none.
+  bool verified = done && r.alerts == r.crossings && reader->Sum(&PeerProgress::rejected) == 0;
+  for (const ExpectedRace& e : ExpectedTotals(in.feed)) {
+    auto it = totals.find(e.race_id);
+    verified = verified && it != totals.end() && it->second == e.votes;
+  }
+  r.verified = verified;
+  r.checked = "final totals = generator's, nothing rejected, every alert received";
+  if (verified) std::remove(log_path.c_str());
   return r;
 }
 
@@ -250,13 +467,26 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
 absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o) {
   kafka::KafkaConfig cfg = o.kafka;
   std::unique_ptr<kafka::EmbeddedBroker> broker;
+  if (!o.peer.empty() && o.peer != "kafka-streams") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown peer \"", o.peer, "\" (kafka-streams)"));
+  }
+  if (!o.peer.empty() && cfg.Get("bootstrap.servers").empty()) {
+    return absl::InvalidArgumentError(
+        "the kafka-streams peer needs a real broker (--brokers; deploy/kafka/start)");
+  }
   const std::string run = absl::StrCat("-bench-", getpid(), "-", NowUnixMs());
   const TopicNames raw_topics{"tallies-raw" + run, "posts-raw" + run, "alerts-raw" + run,
                               "dlq-raw" + run};
   const TopicNames tw_topics{"tallies-tw" + run, "posts-tw" + run, "alerts-tw" + run,
                              "dlq-tw" + run};
+  const TopicNames peer_topics{"tallies-peer" + run, "posts-peer" + run, "alerts-peer" + run,
+                               "dlq-peer" + run};
   std::vector<kafka::TopicSpec> specs = DefaultTopics({.partitions = o.partitions}, raw_topics);
   for (auto& s : DefaultTopics({.partitions = o.partitions}, tw_topics)) specs.push_back(s);
+  if (!o.peer.empty()) {
+    for (auto& s : DefaultTopics({.partitions = o.partitions}, peer_topics)) specs.push_back(s);
+  }
   if (cfg.Get("bootstrap.servers").empty()) {
     TW_ASSIGN_OR_RETURN(broker, kafka::EmbeddedBroker::Start({.topics = specs}));
     cfg.Set("bootstrap.servers", broker->bootstrap());
@@ -274,7 +504,20 @@ absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o
     TW_ASSIGN_OR_RETURN(EndToEndResult r, RunTallywire(o, cfg, in, tw_topics));
     results.push_back(r);
   }
+  // This process's peak: the raw and tallywire runs (the peer's JVM is
+  // measured on its own).
   for (auto& r : results) r.peak_rss_mb = PeakRssMb();
+  if (!o.peer.empty()) {
+    TW_ASSIGN_OR_RETURN(EndToEndResult r, RunPeer(o, cfg, in, peer_topics, run));
+    // Same input, same rule: the peer must fire exactly tallywire's 50 %
+    // crossings.
+    for (const auto& t : results) {
+      if (t.mode != "tallywire") continue;
+      r.verified = r.verified && r.crossings == t.crossings;
+      absl::StrAppend(&r.checked, ", 50 % alerts = tallywire's");
+    }
+    results.push_back(r);
+  }
   return results;
 }
 
@@ -284,25 +527,48 @@ std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndRes
       "precincts x %d candidates\n",
       o.events, o.partitions, o.threads, o.rate > 0 ? absl::StrCat(o.rate, "/s") : "flat out",
       o.shape.races, o.shape.precincts, o.shape.candidates);
-  absl::StrAppend(&out, absl::StrFormat("%-10s %12s %9s %9s %9s %9s %9s %12s %10s %9s %s\n", "mode",
-                                        "events/s", "p50 us", "p90 us", "p99 us", "p99.9 us",
-                                        "max us", "alert p99 us", "cpu s/M", "rss MB", "verified"));
+  absl::StrAppend(&out,
+                  absl::StrFormat("%-14s %12s %9s %9s %9s %9s %9s %12s %7s %10s %9s %s\n", "mode",
+                                  "events/s", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us",
+                                  "alert p99 us", "50% al", "cpu s/M", "rss MB", "verified"));
   const EndToEndResult* raw = nullptr;
+  const EndToEndResult* tw = nullptr;
+  const EndToEndResult* peer = nullptr;
   for (const auto& r : results) {
     if (r.mode == "raw") raw = &r;
+    if (r.mode == "tallywire") tw = &r;
+    if (r.mode == "kafka-streams") peer = &r;
     absl::StrAppend(
-        &out, absl::StrFormat("%-10s %12.0f %9d %9d %9d %9d %9d %12s %10.2f %9.1f %s\n", r.mode,
-                              r.events_per_second, r.produce_to_applied.p50,
-                              r.produce_to_applied.p90, r.produce_to_applied.p99,
-                              r.produce_to_applied.p999, r.produce_to_applied.max,
-                              r.mode == "raw" ? "-" : absl::StrCat(r.produce_to_alert.p99),
-                              r.cpu_seconds_per_million, r.peak_rss_mb, r.verified ? "yes" : "NO"));
+        &out, absl::StrFormat(
+                  "%-14s %12.0f %9d %9d %9d %9d %9d %12s %7s %10.2f %9.1f %s\n", r.mode,
+                  r.events_per_second, r.produce_to_applied.p50, r.produce_to_applied.p90,
+                  r.produce_to_applied.p99, r.produce_to_applied.p999, r.produce_to_applied.max,
+                  r.mode == "raw" || r.alerts == 0 ? "-" : absl::StrCat(r.produce_to_alert.p99),
+                  r.crossings < 0 ? "-" : absl::StrCat(r.crossings), r.cpu_seconds_per_million,
+                  r.peak_rss_mb, r.verified ? "yes" : "NO"));
+  }
+  if (tw != nullptr && raw != nullptr && raw->events_per_second > 0) {
+    absl::StrAppend(&out, absl::StrFormat("tallywire / raw throughput: %.2f (same run)\n",
+                                          tw->events_per_second / raw->events_per_second));
+  }
+  if (tw != nullptr && peer != nullptr && peer->events_per_second > 0) {
+    absl::StrAppend(&out, absl::StrFormat("tallywire / kafka-streams throughput: %.2f (same run)\n",
+                                          tw->events_per_second / peer->events_per_second));
+  }
+  if (tw != nullptr && peer != nullptr && peer->produce_to_applied.p99 > 0) {
+    absl::StrAppend(
+        &out, absl::StrFormat(
+                  "tallywire / kafka-streams p99 produce->applied: %.3f, "
+                  "p99 produce->alert: %s (same run)\n",
+                  static_cast<double>(tw->produce_to_applied.p99) /
+                      static_cast<double>(peer->produce_to_applied.p99),
+                  peer->produce_to_alert.p99 > 0
+                      ? absl::StrFormat("%.3f", static_cast<double>(tw->produce_to_alert.p99) /
+                                                    static_cast<double>(peer->produce_to_alert.p99))
+                      : "-"));
   }
   for (const auto& r : results) {
-    if (raw != nullptr && r.mode == "tallywire" && raw->events_per_second > 0) {
-      absl::StrAppend(&out, absl::StrFormat("tallywire / raw throughput: %.2f (same run)\n",
-                                            r.events_per_second / raw->events_per_second));
-    }
+    absl::StrAppend(&out, "checked ", r.mode, ": ", r.checked, "\n");
   }
   return out;
 }
@@ -321,12 +587,12 @@ std::string ReportJson(const EndToEndOptions& o, const std::vector<EndToEndResul
         &out, i ? "," : "",
         absl::StrFormat("{\"mode\":\"%s\",\"events\":%d,\"seconds\":%.3f,"
                         "\"events_per_second\":%.1f,\"produce_to_applied_us\":%s,"
-                        "\"produce_to_alert_us\":%s,\"alerts\":%d,"
+                        "\"produce_to_alert_us\":%s,\"alerts\":%d,\"crossings\":%d,"
                         "\"cpu_seconds_per_million\":%.3f,\"peak_rss_mb\":%.1f,"
-                        "\"verified\":%s}",
+                        "\"verified\":%s,\"checked\":\"%s\"}",
                         r.mode, r.events, r.seconds, r.events_per_second, pct(r.produce_to_applied),
-                        pct(r.produce_to_alert), r.alerts, r.cpu_seconds_per_million, r.peak_rss_mb,
-                        r.verified ? "true" : "false"));
+                        pct(r.produce_to_alert), r.alerts, r.crossings, r.cpu_seconds_per_million,
+                        r.peak_rss_mb, r.verified ? "true" : "false", r.checked));
   }
   return out + "]}";
 }

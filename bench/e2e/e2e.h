@@ -8,6 +8,10 @@
 // Open loop when --rate is set: each event has a scheduled send time and
 // latency is counted from it, so a stall in the pipeline shows up as
 // latency instead of silently slowing the sender. Flat out otherwise.
+//
+// With `peer = "kafka-streams"` the same input also goes through the Kafka
+// Streams application in bench/peers/kafka-streams (a JVM the bench starts
+// and stops), whose answer is checked against the generator and tallywire.
 #pragma once
 
 #include <string>
@@ -28,6 +32,10 @@ struct EndToEndOptions {
   ScaleOptions shape = {.races = 8, .precincts = 2500, .candidates = 5, .versions = 10};
   bool run_raw = true;
   bool run_tallywire = true;
+  // "kafka-streams": also run the Kafka Streams peer on the same input
+  // (bench/peers/kafka-streams; needs a real broker). Empty: no peer.
+  std::string peer;
+  std::string peer_command;  // the peer's run script; empty: the source tree's
 };
 
 struct Percentiles {
@@ -35,16 +43,18 @@ struct Percentiles {
 };
 
 struct EndToEndResult {
-  std::string mode;  // "raw" | "tallywire"
+  std::string mode;  // "raw" | "tallywire" | "kafka-streams"
   int64_t events = 0;
   double seconds = 0;
   double events_per_second = 0;
   Percentiles produce_to_applied;
   Percentiles produce_to_alert;  // tallywire only
   int64_t alerts = 0;
+  int64_t crossings = -1;              // 50 % share alerts, up and down; -1: not counted (raw)
   double cpu_seconds_per_million = 0;  // whole process: producer, consumers, embedded broker
   double peak_rss_mb = 0;
   bool verified = false;  // final totals equal the generator's
+  std::string checked;    // what `verified` covers, for the report
 };
 
 absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& options);
