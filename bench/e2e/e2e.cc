@@ -213,6 +213,7 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   sopts.topics = topics;
   sopts.threads = o.threads;
   sopts.group_id = "tallywire-" + topics.tallies;
+  sopts.social.enabled = false;  // the input is tallies only, as for raw and the peer
   TW_ASSIGN_OR_RETURN(auto svc, AggregatorService::Start(sopts));
   const ServiceProbe& probe = svc->probe();
   // Measure the pipeline, not the group forming: wait until every
