@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
     const AggregatorService* self = svc.get();
     svc->social_ =
         std::make_unique<SocialLoop>(svc->options_, svc->board_.get(), svc->catalogs_.get(),
-                                     &svc->probe_, [self] { return self->ready(); });
+                                     &svc->probe_, [self] { return self->live(); });
     TW_RETURN_IF_ERROR(svc->social_->Init());
   }
   for (int i = 0; i < svc->options_.threads; ++i) {
@@ -86,6 +86,13 @@ absl::Status AggregatorService::Stop() {
 bool AggregatorService::ready() const {
   for (const auto& w : workers_) {
     if (!w->joined() || !w->caught_up()) return false;
+  }
+  return !workers_.empty();
+}
+
+bool AggregatorService::live() const {
+  for (const auto& w : workers_) {
+    if (!w->live()) return false;
   }
   return !workers_.empty();
 }

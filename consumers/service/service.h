@@ -83,6 +83,9 @@ class AggregatorService {
   const MentionCatalog& mention_catalog() const;
   // Every worker has joined the group and caught up with its partitions.
   bool ready() const;
+  // Every worker has joined and finished replaying its partitions (it may
+  // still lag behind the head of the log).
+  bool live() const;
   // Tallies partitions owned by this process's workers right now.
   int assigned_partitions() const;
   int http_port() const { return http_ ? http_->port() : 0; }

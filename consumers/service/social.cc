@@ -74,7 +74,8 @@ void SocialLoop::OnDefinitionSource(const rd_kafka_message_t& m) {
 }
 
 void SocialLoop::DetectBursts() {
-  // While any worker replays its partitions the views are half built.
+  // While any worker replays its partitions the views are half built. Lag
+  // alone does not stop it: a service behind the log still sees bursts.
   if (!ready_()) return;
   const MentionsView view = board_->Merged(options_.social.windows.hashtag_limit);
   fired_.clear();

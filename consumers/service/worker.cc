@@ -446,6 +446,7 @@ void Worker::CountAssigned() {
 
 void Worker::RefreshLag() {
   bool caught_up = joined();
+  bool live = joined();
   for (auto& [key, prog] : progress_) {
     const std::string& topic = TopicOf(key);
     const int32_t partition = key & ~kPostsKey;
@@ -458,9 +459,11 @@ void Worker::RefreshLag() {
     const int64_t position = prog.next >= 0 ? prog.next : std::max<int64_t>(lo, 0);
     const int64_t lag = std::max<int64_t>(0, hi - position);
     probe_->set_lag(topic, partition, lag);
+    if (position < prog.restore_until) live = false;
     if (position < prog.restore_until || lag > 1000) caught_up = false;
   }
   caught_up_.store(caught_up, std::memory_order_release);
+  live_.store(live, std::memory_order_release);
 }
 
 }  // namespace tallywire

@@ -38,6 +38,8 @@ class Worker {
 
   bool joined() const { return joined_.load(std::memory_order_acquire); }
   bool caught_up() const { return caught_up_.load(std::memory_order_acquire); }
+  // Joined and past the silent replay of every owned partition (it may lag).
+  bool live() const { return live_.load(std::memory_order_acquire); }
   int assigned_partitions() const { return assigned_.load(std::memory_order_acquire); }
 
  private:
@@ -99,6 +101,7 @@ class Worker {
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};
   std::atomic<bool> caught_up_{false};
+  std::atomic<bool> live_{false};
   std::atomic<int> assigned_{0};  // tallies partitions this worker owns now
 };
 
