@@ -16,6 +16,31 @@
 
 namespace tallywire {
 
+void PrintPublishProgress(const PublishSummary& summary, const kafka::Producer& producer,
+                          int64_t start_ns, bool final) {
+  const double secs = (MonotonicNs() - start_ns) / 1e9;
+  std::fprintf(stderr, "\rproduce: sent %llu delivered %llu failed %llu  %.0f/s%s",
+               static_cast<unsigned long long>(summary.sent),
+               static_cast<unsigned long long>(producer.delivered()),
+               static_cast<unsigned long long>(producer.failed()),
+               secs > 0 ? producer.delivered() / secs : 0.0, final ? "\n" : "   ");
+}
+
+absl::StatusOr<PublishSummary> FinishPublish(PublishSummary summary, kafka::Producer& producer,
+                                             int64_t start_ns, bool tty) {
+  absl::Status flushed = producer.Flush(absl::Seconds(60));
+  summary.delivered = producer.delivered();
+  summary.failed = producer.failed();
+  summary.seconds = (MonotonicNs() - start_ns) / 1e9;
+  if (tty) PrintPublishProgress(summary, producer, start_ns, true);
+  TW_RETURN_IF_ERROR(flushed);
+  if (summary.failed > 0) {
+    return absl::UnavailableError(
+        absl::StrCat(summary.failed, " of ", summary.sent, " messages failed delivery"));
+  }
+  return summary;
+}
+
 uint32_t Fnv1a32(absl::string_view s) {
   uint32_t h = 2166136261u;
   for (unsigned char c : s) {
@@ -48,14 +73,6 @@ absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaC
   const int64_t start = MonotonicNs();
   const bool tty = options.progress && isatty(STDERR_FILENO);
   int64_t last_progress = 0;
-  auto progress = [&](bool final) {
-    const double secs = (MonotonicNs() - start) / 1e9;
-    std::fprintf(stderr, "\rproduce: sent %llu delivered %llu failed %llu  %.0f/s%s",
-                 static_cast<unsigned long long>(summary.sent),
-                 static_cast<unsigned long long>(producer->delivered()),
-                 static_cast<unsigned long long>(producer->failed()),
-                 secs > 0 ? producer->delivered() / secs : 0.0, final ? "\n" : "   ");
-  };
 
   for (const RaceDefinitionEvent& r : feed.races) {
     const std::string bytes = EncodeRaceDefinition(r);
@@ -96,20 +113,10 @@ absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaC
     if ((i & 255) == 0) producer->Poll(absl::ZeroDuration());
     if (tty && MonotonicNs() - last_progress > 200'000'000) {
       last_progress = MonotonicNs();
-      progress(false);
+      PrintPublishProgress(summary, *producer, start, false);
     }
   }
-  absl::Status flushed = producer->Flush(absl::Seconds(60));
-  summary.delivered = producer->delivered();
-  summary.failed = producer->failed();
-  summary.seconds = (MonotonicNs() - start) / 1e9;
-  if (tty) progress(true);
-  TW_RETURN_IF_ERROR(flushed);
-  if (summary.failed > 0) {
-    return absl::UnavailableError(
-        absl::StrCat(summary.failed, " of ", summary.sent, " messages failed delivery"));
-  }
-  return summary;
+  return FinishPublish(summary, *producer, start, tty);
 }
 
 }  // namespace tallywire

@@ -19,6 +19,7 @@
 #include <functional>
 
 #include "absl/status/statusor.h"
+#include "core/kafka/client.h"
 #include "core/kafka/config.h"
 #include "core/topics.h"
 #include "producers/tally/feed.h"
@@ -48,6 +49,13 @@ struct PublishSummary {
 absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaConfig& cfg,
                                            const PublishOptions& options,
                                            const std::atomic<bool>* stop = nullptr);
+
+// The publishers' shared ends: a progress line on stderr, and flush plus
+// summary (an error when any delivery failed).
+void PrintPublishProgress(const PublishSummary& summary, const kafka::Producer& producer,
+                          int64_t start_ns, bool final);
+absl::StatusOr<PublishSummary> FinishPublish(PublishSummary summary, kafka::Producer& producer,
+                                             int64_t start_ns, bool tty);
 
 uint32_t Fnv1a32(absl::string_view s);
 inline int32_t RacePartition(absl::string_view race_id, int partitions) {

@@ -475,14 +475,6 @@ absl::StatusOr<PublishSummary> PublishPosts(const std::function<bool(PostEvent*)
   const int64_t start = MonotonicNs();
   const bool tty = options.progress && isatty(STDERR_FILENO);
   int64_t last_progress = 0;
-  auto progress = [&](bool final) {
-    const double secs = (MonotonicNs() - start) / 1e9;
-    std::fprintf(stderr, "\rproduce: sent %llu delivered %llu failed %llu  %.0f/s%s",
-                 static_cast<unsigned long long>(summary.sent),
-                 static_cast<unsigned long long>(producer->delivered()),
-                 static_cast<unsigned long long>(producer->failed()),
-                 secs > 0 ? producer->delivered() / secs : 0.0, final ? "\n" : "   ");
-  };
   PostEvent post;
   std::string bytes;
   uint64_t i = 0;
@@ -505,20 +497,10 @@ absl::StatusOr<PublishSummary> PublishPosts(const std::function<bool(PostEvent*)
     if (options.on_sent) options.on_sent(post);
     if (tty && MonotonicNs() - last_progress > 200'000'000) {
       last_progress = MonotonicNs();
-      progress(false);
+      PrintPublishProgress(summary, *producer, start, false);
     }
   }
-  absl::Status flushed = producer->Flush(absl::Seconds(60));
-  summary.delivered = producer->delivered();
-  summary.failed = producer->failed();
-  summary.seconds = (MonotonicNs() - start) / 1e9;
-  if (tty) progress(true);
-  TW_RETURN_IF_ERROR(flushed);
-  if (summary.failed > 0) {
-    return absl::UnavailableError(
-        absl::StrCat(summary.failed, " of ", summary.sent, " messages failed delivery"));
-  }
-  return summary;
+  return FinishPublish(summary, *producer, start, tty);
 }
 
 }  // namespace tallywire
