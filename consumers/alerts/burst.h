@@ -16,14 +16,21 @@
 //
 // Design: one detector per process, fed the views of every posts partition
 // this process owns, merged (see MentionWindows), on a wall-clock tick
-// (SocialOptions::publish_interval). Live, event time runs with the clock
-// and a tick sees every minute; a replay many times faster than real time
-// can carry a short burst past between two ticks. Alert ids are
-// race/social_burst/candidate/<minute the burst started>, so two
+// (SocialOptions::publish_interval). It judges in event time, not at the
+// tick: it keeps the merged per-bucket mentions it has seen and judges the
+// window ending at every bucket since its last look, so however fast a
+// replay or a catch-up moves event time between two ticks, no bucket goes
+// unjudged. The head bucket may still grow, so it is judged again at the
+// next look; earlier ones are not, so verdicts move forward in event time
+// and the hysteresis holds across looks. The one limit: a look must come before a
+// bucket leaves the windows' ring (the longest span plus the grace), or
+// the detector starts over from what the ring still holds. Alert ids are
+// race/social_burst/candidate/<minute of the bucket that fired>, so two
 // processes that see the same burst publish the same id.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -45,7 +52,8 @@ class BurstDetector {
  public:
   explicit BurstDetector(BurstRules rules) : rules_(rules) {}
 
-  // Appends the bursts that start now to *fired.
+  // Judges every bucket from the last final one to the view's head;
+  // appends the bursts that start in them to *fired.
   void Detect(const MentionsView& view, const std::vector<MentionSlot>& slots, int64_t now_ms,
               std::vector<AlertEvent>* fired);
 
@@ -54,8 +62,17 @@ class BurstDetector {
   }
 
  private:
+  void Remember(const MentionsView& view, int64_t longest_buckets);
+  void Judge(int64_t bucket, int64_t at_ms, int64_t min_event_ms, int64_t recent_buckets,
+             int64_t longest_buckets, int64_t bucket_ms, const std::vector<MentionSlot>& slots,
+             int64_t now_ms, std::vector<AlertEvent>* fired);
+  int64_t Sum(int64_t from, int64_t to, size_t slot) const;  // buckets [from, to]
+
   BurstRules rules_;
   std::vector<bool> in_burst_;
+  int64_t next_ = INT64_MIN;                  // first bucket to judge at the next look
+  int64_t history_first_ = 0;                 // bucket number of history_[0]
+  std::deque<std::vector<int64_t>> history_;  // merged mentions by slot, per bucket
 };
 
 }  // namespace tallywire

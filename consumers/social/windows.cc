@@ -185,6 +185,14 @@ void MentionWindows::Publish() {
       PutTag(item.item, &w);
     }
   }
+  w.push_back(bucket_ms_);
+  const int64_t first = head_ == INT64_MIN ? 0 : head_ - ring_size() + 1;
+  w.push_back(first);
+  w.push_back(head_ == INT64_MIN ? 0 : ring_size());
+  for (int64_t i = first; head_ != INT64_MIN && i <= head_; ++i) {
+    static const std::vector<int64_t> kNone;
+    PutCounts(At(i).index == i ? At(i).mentions : kNone, &w);
+  }
   published_.Publish(w);
 }
 
@@ -222,6 +230,10 @@ MentionsView MentionWindows::Read() const {
     }
     v.windows.push_back(std::move(w));
   }
+  v.bucket_ms = *p++;
+  v.first_bucket = *p++;
+  const int64_t buckets = *p++;
+  for (int64_t i = 0; i < buckets; ++i) v.bucket_mentions.push_back(GetCounts(p));
   return v;
 }
 
@@ -243,6 +255,23 @@ MentionsView MergeViews(const std::vector<MentionsView>& views, size_t hashtag_l
       out.windows[j].span_ms = v.windows[j].span_ms;
       out.windows[j].posts += v.windows[j].posts;
       AddInto(out.windows[j].mentions, v.windows[j].mentions);
+    }
+  }
+  int64_t first = INT64_MIN, end = INT64_MIN;  // [first, end)
+  for (const MentionsView& v : views) {
+    if (v.bucket_mentions.empty()) continue;
+    out.bucket_ms = v.bucket_ms;
+    first = std::max(first, v.first_bucket);
+    end = std::max(end, v.first_bucket + static_cast<int64_t>(v.bucket_mentions.size()));
+  }
+  if (first != INT64_MIN && first < end) {
+    out.first_bucket = first;
+    out.bucket_mentions.resize(static_cast<size_t>(end - first));
+    for (const MentionsView& v : views) {
+      for (size_t i = 0; i < v.bucket_mentions.size(); ++i) {
+        const int64_t index = v.first_bucket + static_cast<int64_t>(i);
+        if (index >= first) AddInto(out.bucket_mentions[index - first], v.bucket_mentions[i]);
+      }
     }
   }
   for (size_t j = 0; j < out.windows.size(); ++j) {

@@ -64,11 +64,20 @@ struct MentionsView {
   int64_t posts = 0, late = 0, duplicates = 0;  // totals
   std::vector<int64_t> mentions;                // all-time, by slot
   std::vector<WindowCounts> windows;            // in the order of WindowOptions::spans
+  // Mentions by slot of every bucket the ring can still hold, oldest first:
+  // bucket `first_bucket + i` (absolute number, created_at / bucket_ms) is
+  // bucket_mentions[i]. A detector that must judge every bucket in event
+  // time reads these; a bucket without posts is empty.
+  int64_t bucket_ms = 0;
+  int64_t first_bucket = 0;
+  std::vector<std::vector<int64_t>> bucket_mentions;
 };
 
 // Sums views of disjoint partitions. Each partition's windows end at its own
 // head; the merged windows end at the latest, so a partition that lags by a
-// bucket contributes a window that ends a bucket early.
+// bucket contributes a window that ends a bucket early. Buckets are summed
+// by number, from the latest `first_bucket` of any view (older ones some
+// partition no longer holds) to the latest head.
 MentionsView MergeViews(const std::vector<MentionsView>& views, size_t hashtag_limit);
 
 class MentionWindows {

@@ -254,7 +254,50 @@ TEST(Windows, EqualBruteForceWithReorderedLateAndDuplicatePosts) {
           }
         }
       }
+      // Every bucket the ring still holds, as the burst detector reads it.
+      const int64_t b = absl::ToInt64Milliseconds(o.bucket);
+      ASSERT_FALSE(v.bucket_mentions.empty());
+      EXPECT_EQ(v.bucket_ms, b);
+      EXPECT_EQ(v.first_bucket + static_cast<int64_t>(v.bucket_mentions.size()) - 1, ref.max_t / b);
+      std::map<int64_t, std::map<int32_t, int64_t>> by_bucket;
+      for (const RefPost& p : ref.counted) {
+        for (int32_t s : p.slots) ++by_bucket[p.t / b][s];
+      }
+      for (size_t k = 0; k < v.bucket_mentions.size(); ++k) {
+        const int64_t index = v.first_bucket + static_cast<int64_t>(k);
+        for (int32_t s = 0; s < 5; ++s) {
+          const std::vector<int64_t>& got = v.bucket_mentions[k];
+          EXPECT_EQ(static_cast<size_t>(s) < got.size() ? got[s] : 0, by_bucket[index][s])
+              << "bucket " << index << " slot " << s;
+        }
+      }
     }
+  }
+}
+
+TEST(Windows, MergedBucketsAreTheSumOfThePartitions) {
+  MentionWindows whole({}), even({}), odd({});
+  std::mt19937_64 rng(5);
+  int64_t t = 1'492'500'000'000;
+  for (uint64_t id = 1; id <= 5000; ++id) {
+    t += std::uniform_int_distribution<int64_t>(0, 400)(rng);
+    const std::vector<int32_t> slots = {static_cast<int32_t>(id % 3)};
+    // The odd partition lags a little, as a slower consumer would.
+    const int64_t at = id % 2 ? t - 3000 : t;
+    whole.Add({.id_hash = id, .created_at_ms = at, .slots = slots});
+    (id % 2 ? odd : even).Add({.id_hash = id, .created_at_ms = at, .slots = slots});
+  }
+  for (MentionWindows* w : {&whole, &even, &odd}) w->Publish();
+  const MentionsView merged = MergeViews({even.Read(), odd.Read()}, 10);
+  const MentionsView one = whole.Read();
+  ASSERT_FALSE(merged.bucket_mentions.empty());
+  EXPECT_EQ(merged.first_bucket, one.first_bucket);
+  ASSERT_EQ(merged.bucket_mentions.size(), one.bucket_mentions.size());
+  for (size_t k = 0; k < one.bucket_mentions.size(); ++k) {
+    std::vector<int64_t> want = one.bucket_mentions[k], got = merged.bucket_mentions[k];
+    want.resize(3, 0);
+    got.resize(3, 0);
+    EXPECT_EQ(got, want) << "bucket " << one.first_bucket + static_cast<int64_t>(k);
   }
 }
 
@@ -270,13 +313,17 @@ TEST(Windows, ReadersSeeTheLastPublishedView) {
 }
 
 // A seeded stream of mentions of slot 0: `per_minute` (Poisson) for the
-// given minutes; returns alerts fired while it plays, checked every 5 s.
+// given minutes; returns alerts fired while it plays, the detector looking
+// every `look_every_ms` of event time.
 struct BurstRun {
+  explicit BurstRun(int64_t look_every_ms = 5000) : look_every_ms(look_every_ms) {}
+  int64_t look_every_ms;
   MentionWindows windows{{}};
   BurstDetector detector{BurstRules{}};
   std::vector<AlertEvent> fired;
   std::mt19937_64 rng{42};
   int64_t t = 1'492'500'000'000;
+  int64_t next_look = t;
   uint64_t id = 0;
   const std::vector<MentionSlot> slots = {{"ga-06", "jon-ossoff", "Jon Ossoff"}};
 
@@ -284,16 +331,16 @@ struct BurstRun {
     std::exponential_distribution<double> gap(per_minute / 60000.0);
     const std::vector<int32_t> s = {0};
     const int64_t end = t + minutes * 60000;
-    int64_t next_check = t;
     while (t < end) {
       t += static_cast<int64_t>(gap(rng)) + 1;
       windows.Add({.id_hash = ++id, .created_at_ms = t, .slots = s});
-      if (t >= next_check) {
-        windows.Publish();
-        detector.Detect(windows.Read(), slots, t, &fired);
-        next_check = t + 5000;
-      }
+      if (t >= next_look) Look();
     }
+  }
+  void Look() {
+    windows.Publish();
+    detector.Detect(windows.Read(), slots, t, &fired);
+    next_look = t + look_every_ms;
   }
 };
 
@@ -317,6 +364,35 @@ TEST(Burst, OneBurstFiresExactlyOneAlert) {
   // A second burst after the first has ended fires again.
   run.Play(400, 3);
   EXPECT_EQ(run.fired.size(), 2u);
+}
+
+// A replay or a catch-up can move event time minutes between two looks;
+// the verdict must not depend on when the detector looked.
+TEST(Burst, TheVerdictDoesNotDependOnHowOftenTheDetectorLooks) {
+  BurstRun often;
+  BurstRun rarely(/*look_every_ms=*/6 * 60000);  // longer than the burst
+  for (BurstRun* run : {&often, &rarely}) {
+    run->Play(40, 20);
+    run->Play(400, 3);
+    run->Play(40, 6);
+    run->Look();
+  }
+  ASSERT_EQ(often.fired.size(), 1u);
+  ASSERT_EQ(rarely.fired.size(), 1u);
+  // The same bucket fired; a detector looking within it saw it part full.
+  EXPECT_EQ(rarely.fired[0].id, often.fired[0].id);
+  EXPECT_EQ(rarely.fired[0].event_time_ms / 5000, often.fired[0].event_time_ms / 5000);
+  EXPECT_GE(rarely.fired[0].votes, often.fired[0].votes);
+}
+
+// A detector that first looks when the ring no longer holds the stream's
+// beginning has no baseline for the oldest buckets: it must not call them
+// bursts for want of one.
+TEST(Burst, FirstLookLateInTheStreamFiresNothingWithoutABaseline) {
+  BurstRun run(/*look_every_ms=*/60 * 60000);
+  run.next_look = run.t + 30 * 60000;
+  run.Play(40, 31);
+  EXPECT_TRUE(run.fired.empty()) << run.fired.front().message;
 }
 
 TEST(Burst, QuietCandidateNeedsTheMinimumCount) {
