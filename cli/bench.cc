@@ -2,7 +2,9 @@
 // raw Kafka pipe beneath it, measured in one run.
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bench/e2e/e2e.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -20,8 +22,13 @@ int RunBench(const std::vector<std::string>& argv) {
               "events, peak RSS, and the tallywire/raw ratio from the same run.\n"
               "--peer kafka-streams (needs --brokers) also runs the Kafka Streams\n"
               "application in bench/peers/kafka-streams on the same input, checks its\n"
-              "totals and 50 % alerts, and prints the tallywire/peer ratios.",
-              {{"events", "N", "tally events per mode (default 200000)"},
+              "totals and 50 % alerts, and prints the tallywire/peer ratios.\n"
+              "Batching is librdkafka's, for every client of the run: e.g. -X linger.ms=5\n"
+              "-X batch.num.messages=10000 (the bench's producer defaults to linger.ms=1).",
+              {{"events", "N", "timed events per mode, tallies and posts (default 200000)"},
+               {"mix", "T:P",
+                "event mix, tallies to posts (default 1:0; 1:4 is four posts a tally; posts "
+                "are the synthetic GA-06 firehose, matched, windowed and checked)"},
                {"rate", "EVENTS/S",
                 "offered rate, open loop (default: flat out with --brokers, "
                 "50000 embedded)"},
@@ -78,6 +85,15 @@ int RunBench(const std::vector<std::string>& argv) {
   o.shape.races = static_cast<int>(races);
   o.shape.precincts = static_cast<int>(precincts);
   o.shape.candidates = static_cast<int>(candidates);
+  if (args->Has("mix")) {
+    std::pair<std::string, std::string> tp = absl::StrSplit(args->Get("mix"), ':');
+    if (!absl::SimpleAtoi(tp.first, &o.mix.tallies) || !absl::SimpleAtoi(tp.second, &o.mix.posts) ||
+        o.mix.tallies < 0 || o.mix.posts < 0 || o.mix.tallies + o.mix.posts == 0) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--mix \"", args->Get("mix"), "\": want TALLIES:POSTS, e.g. 1:0, 1:4, 0:1")));
+    }
+  }
+  o.progress = true;
   o.run_raw = !args->Has("no-raw");
   o.run_tallywire = !args->Has("raw");
   o.peer = args->Get("peer");

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/e2e/child_process.h"
 #include "consumers/service/service.h"
+#include "consumers/social/catalog.h"
 #include "core/clock.h"
 #include "core/codec.h"
 #include "core/histogram.h"
@@ -24,6 +25,7 @@
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "producers/publish.h"
+#include "producers/social/posts.h"
 
 namespace tallywire {
 namespace {
@@ -44,12 +46,25 @@ Percentiles Of(const LatencyHistogram& h) {
   return {h.Percentile(50), h.Percentile(90), h.Percentile(99), h.Percentile(99.9), h.Max()};
 }
 
+// What every mode is sent: race definitions first (untimed), then the timed
+// events, tallies and posts interleaved in the mix's proportion.
 struct Input {
-  std::vector<std::string> definitions;  // encoded
-  std::vector<std::string> tallies;      // encoded
-  std::vector<std::string> keys;
-  std::vector<std::string> races;  // race id per tally
-  Feed feed;
+  struct Definition {
+    std::string race_id, bytes;
+  };
+  struct Event {
+    bool post = false;
+    int32_t partition = RD_KAFKA_PARTITION_UA;  // posts: by key (post id)
+    std::string key, bytes;
+  };
+  std::vector<Definition> definitions;
+  std::vector<Event> events;
+  int64_t tallies = 0, posts = 0;
+  size_t candidates = 0;  // in every definition
+  Feed feed;              // the tallies' generator: their expected totals
+  // Posts naming each (race id, candidate id), matched here with every
+  // definition's terms, as the service's catalog will.
+  std::map<std::pair<std::string, std::string>, int64_t> mentions;
 };
 
 // Polls `count` until it reaches `target`; gives up after 15 s without any
@@ -71,23 +86,61 @@ bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target) {
 }
 
 Input MakeInput(const EndToEndOptions& o) {
+  Input in;
+  const int64_t mixed = int64_t{o.mix.tallies} + o.mix.posts;
+  in.posts = o.events * o.mix.posts / mixed;
+  in.tallies = o.events - in.posts;
   ScaleOptions shape = o.shape;
   const int64_t per_version = int64_t{shape.races} * shape.precincts;
   shape.versions =
-      static_cast<int>(std::max<int64_t>(1, (o.events + per_version - 1) / per_version));
-  Input in;
+      static_cast<int>(std::max<int64_t>(1, (in.tallies + per_version - 1) / per_version));
   in.feed = GenerateScaleNight(shape);
   // Versions of a precinct in order, precincts interleaved: the shape of a
   // results night, each report newer than the last.
   std::stable_sort(in.feed.tallies.begin(), in.feed.tallies.end(),
                    [](const TallyEvent& a, const TallyEvent& b) { return a.version < b.version; });
-  in.feed.tallies.resize(std::min<size_t>(in.feed.tallies.size(), o.events));
-  for (const auto& r : in.feed.races) in.definitions.push_back(EncodeRaceDefinition(r));
-  for (const auto& t : in.feed.tallies) {
-    in.tallies.push_back(EncodeTally(t));
-    in.keys.push_back(absl::StrCat(t.race_id, "/", t.precinct_id));
-    in.races.push_back(t.race_id);
+  in.feed.tallies.resize(std::min<size_t>(in.feed.tallies.size(), in.tallies));
+  std::vector<RaceDefinitionEvent> races = in.feed.races;
+  std::vector<PostEvent> posts;
+  if (in.posts > 0) {
+    // The firehose talks about GA-06's April field: define that race too,
+    // so its 18 candidates are what the posts are matched against.
+    races.push_back(GenerateApril18Night({}).races.front());
+    Firehose hose({.seed = 17, .count = in.posts, .bursts = {}});
+    PostEvent p;
+    while (hose.Next(&p)) posts.push_back(p);
+    MentionCatalog catalog;
+    for (const RaceDefinitionEvent& r : races) catalog = MentionCatalog::With(catalog, r, {});
+    std::vector<int32_t> slots;
+    for (const PostEvent& post : posts) {
+      catalog.matcher().Match(post.text, &slots);
+      for (int32_t s : slots) {
+        ++in.mentions[{catalog.slots()[s].race_id, catalog.slots()[s].candidate_id}];
+      }
+    }
   }
+  for (const RaceDefinitionEvent& r : races) {
+    in.definitions.push_back({r.race_id, EncodeRaceDefinition(r)});
+    in.candidates += r.candidates.size();
+  }
+  size_t next_tally = 0, next_post = 0;
+  for (int64_t i = 0; i < o.events; ++i) {
+    // Event i is a post when it carries the running share of posts past a
+    // whole one: the mix holds over every stretch of the input.
+    const bool post = (i + 1) * o.mix.posts / mixed > i * o.mix.posts / mixed;
+    if (post && next_post < posts.size()) {
+      const PostEvent& p = posts[next_post++];
+      in.events.push_back({.post = true, .key = p.id, .bytes = EncodePost(p)});
+    } else if (next_tally < in.feed.tallies.size()) {
+      const TallyEvent& t = in.feed.tallies[next_tally++];
+      in.events.push_back({.post = false,
+                           .partition = RacePartition(t.race_id, o.partitions),
+                           .key = absl::StrCat(t.race_id, "/", t.precinct_id),
+                           .bytes = EncodeTally(t)});
+    }
+  }
+  in.tallies = static_cast<int64_t>(next_tally);
+  in.posts = static_cast<int64_t>(next_post);
   return in;
 }
 
@@ -96,24 +149,28 @@ Input MakeInput(const EndToEndOptions& o) {
 // `warm_up` returns once the consumers have read the definitions: they are
 // fetching, so the timed part measures the pipeline, not a group join.
 absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, const Input& in,
-                     const std::string& topic, int64_t* start_us,
+                     const TopicNames& topics, int64_t* start_us,
                      const std::function<bool()>& warm_up) {
   kafka::KafkaConfig pcfg = cfg;
   pcfg.SetDefault("linger.ms", "1");
   pcfg.SetDefault("client.id", "tallywire-bench-producer");
   TW_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Create(pcfg));
-  for (size_t r = 0; r < in.definitions.size(); ++r) {
-    TW_RETURN_IF_ERROR(
-        producer->Produce({.topic = topic,
-                           .partition = RacePartition(in.feed.races[r].race_id, o.partitions),
-                           .key = in.feed.races[r].race_id,
-                           .value = in.definitions[r]}));
+  for (const Input::Definition& d : in.definitions) {
+    TW_RETURN_IF_ERROR(producer->Produce({.topic = topics.tallies,
+                                          .partition = RacePartition(d.race_id, o.partitions),
+                                          .key = d.race_id,
+                                          .value = d.bytes}));
   }
   TW_RETURN_IF_ERROR(producer->Flush(absl::Seconds(30)));
+  // Posts go by key: without the topic's metadata in hand, the first second
+  // of them would wait for it and show up as latency of the pipeline.
+  if (in.posts > 0)
+    TW_RETURN_IF_ERROR(producer->PartitionCount(topics.posts, absl::Seconds(30)).status());
   if (!warm_up()) return absl::DeadlineExceededError("consumers never read the race definitions");
   const int64_t start = NowUnixUs();
   *start_us = start;
-  for (size_t i = 0; i < in.tallies.size(); ++i) {
+  int64_t last_progress = start;
+  for (size_t i = 0; i < in.events.size(); ++i) {
     int64_t sent = NowUnixUs();
     if (o.rate > 0) {
       const int64_t due = start + static_cast<int64_t>(i * 1e6 / o.rate);
@@ -124,12 +181,19 @@ absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, co
       }
       sent = due;
     }
-    TW_RETURN_IF_ERROR(producer->Produce({.topic = topic,
-                                          .partition = RacePartition(in.races[i], o.partitions),
-                                          .key = in.keys[i],
-                                          .value = in.tallies[i],
+    const Input::Event& e = in.events[i];
+    TW_RETURN_IF_ERROR(producer->Produce({.topic = e.post ? topics.posts : topics.tallies,
+                                          .partition = e.partition,
+                                          .key = e.key,
+                                          .value = e.bytes,
                                           .headers = {{kSentAtHeader, absl::StrCat(sent)}}}));
-    if ((i & 1023) == 0) producer->Poll(absl::ZeroDuration());
+    if ((i & 1023) == 0) {
+      producer->Poll(absl::ZeroDuration());
+      if (o.progress && sent - last_progress >= 5'000'000) {
+        std::fprintf(stderr, "bench: %zu of %zu events sent\n", i, in.events.size());
+        last_progress = sent;
+      }
+    }
   }
   TW_RETURN_IF_ERROR(producer->Flush(absl::Seconds(120)));
   if (producer->failed() > 0) {
@@ -140,7 +204,7 @@ absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, co
 
 absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::KafkaConfig& cfg,
                                       const Input& in, const TopicNames& topics) {
-  const uint64_t expected = in.tallies.size() + in.definitions.size();
+  const uint64_t expected = in.events.size() + in.definitions.size();
   std::atomic<uint64_t> seen{0};
   std::atomic<int64_t> last_us{0};
   std::atomic<bool> stop{false};
@@ -150,7 +214,8 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
     kafka::KafkaConfig c = cfg;
     c.Set("group.id", "raw-" + topics.tallies);
     TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(c));
-    TW_RETURN_IF_ERROR(consumer->Subscribe({topics.tallies}));
+    TW_RETURN_IF_ERROR(in.posts > 0 ? consumer->Subscribe({topics.tallies, topics.posts})
+                                    : consumer->Subscribe({topics.tallies}));
     consumers.push_back(std::move(consumer));
   }
   std::vector<std::thread> threads;
@@ -180,12 +245,12 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
             rd_kafka_topic_partition_list_destroy(a);
           }
         }
-        return assigned == o.partitions ? 1 : 0;
+        return assigned == o.partitions * (in.posts > 0 ? 2 : 1) ? 1 : 0;
       },
       1);
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
-  absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
+  absl::Status produced = Produce(o, cfg, in, topics, &start_us, [&] {
     return WaitForProgress([&] { return seen.load(); }, in.definitions.size());
   });
   if (produced.ok()) WaitForProgress([&] { return seen.load(); }, expected);
@@ -195,7 +260,7 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
   TW_RETURN_IF_ERROR(produced);
   EndToEndResult r;
   r.mode = "raw";
-  r.events = static_cast<int64_t>(in.tallies.size());
+  r.events = static_cast<int64_t>(in.events.size());
   r.seconds = (last_us.load() - start_us) / 1e6;
   r.events_per_second = r.seconds > 0 ? r.events / r.seconds : 0;
   r.produce_to_applied = Of(latency);
@@ -207,42 +272,60 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
 
 absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafka::KafkaConfig& cfg,
                                             const Input& in, const TopicNames& topics) {
-  const uint64_t expected = in.tallies.size() + in.definitions.size();
+  const uint64_t expected = in.events.size() + in.definitions.size();
   ServiceOptions sopts;
   sopts.kafka = cfg;
   sopts.topics = topics;
   sopts.threads = o.threads;
   sopts.group_id = "tallywire-" + topics.tallies;
-  sopts.social.enabled = false;  // the input is tallies only, as for raw and the peer
+  sopts.social.enabled = in.posts > 0;  // a tallies-only input: as raw and the peer
   TW_ASSIGN_OR_RETURN(auto svc, AggregatorService::Start(sopts));
   const ServiceProbe& probe = svc->probe();
+  const auto consumed = [&] {
+    return probe.consumed(SourceTopic::kTallies) + probe.consumed(SourceTopic::kPosts);
+  };
   // Measure the pipeline, not the group forming: wait until every
   // partition is owned and every worker caught up.
-  WaitForProgress(
-      [&] { return svc->ready() && svc->assigned_partitions() == o.partitions ? 1 : 0; }, 1);
+  const int partitions = o.partitions * (in.posts > 0 ? 2 : 1);
+  WaitForProgress([&] { return svc->ready() && svc->assigned_partitions() == partitions ? 1 : 0; },
+                  1);
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
-  absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
+  absl::Status produced = Produce(o, cfg, in, topics, &start_us, [&] {
+    // A post counts against the races defined when it arrives.
     return WaitForProgress([&] { return probe.consumed(SourceTopic::kTallies); },
-                           in.definitions.size());
+                           in.definitions.size()) &&
+           (in.posts == 0 ||
+            WaitForProgress([&] { return svc->mention_catalog().slots().size(); }, in.candidates));
   });
   int64_t end_us = 0;
-  if (produced.ok() &&
-      WaitForProgress([&] { return probe.consumed(SourceTopic::kTallies); }, expected)) {
-    end_us = NowUnixUs();
-  }
+  if (produced.ok() && WaitForProgress(consumed, expected)) end_us = NowUnixUs();
   // Verify the answer before reporting a speed.
   bool verified = end_us > 0;
   for (const ExpectedRace& e : ExpectedTotals(in.feed)) {
     auto race = svc->races().Find(e.race_id);
     verified = verified && race && race->Snapshot().votes == e.votes;
   }
+  if (in.posts > 0) {
+    // The windows publish on their own tick: wait for the last posts to show.
+    WaitForProgress([&] { return static_cast<uint64_t>(svc->mentions().posts); },
+                    static_cast<uint64_t>(in.posts));
+    const MentionsView v = svc->mentions();
+    const MentionCatalog& catalog = svc->mention_catalog();
+    std::map<std::pair<std::string, std::string>, int64_t> mentions;
+    for (size_t s = 0; s < catalog.slots().size() && s < v.mentions.size(); ++s) {
+      if (v.mentions[s] > 0) {
+        mentions[{catalog.slots()[s].race_id, catalog.slots()[s].candidate_id}] = v.mentions[s];
+      }
+    }
+    verified = verified && v.posts == in.posts && v.duplicates == 0 && mentions == in.mentions;
+  }
   const absl::Status stopped = svc->Stop();
   TW_RETURN_IF_ERROR(produced);
   TW_RETURN_IF_ERROR(stopped);
   EndToEndResult r;
   r.mode = "tallywire";
-  r.events = static_cast<int64_t>(in.tallies.size());
+  r.events = static_cast<int64_t>(in.events.size());
   r.seconds = ((end_us > 0 ? end_us : NowUnixUs()) - start_us) / 1e6;
   r.events_per_second = r.seconds > 0 ? r.events / r.seconds : 0;
   r.produce_to_applied = Of(probe.produce_to_applied_us());
@@ -253,7 +336,9 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
                            probe.alerts(static_cast<int>(wire::AlertKind::ThresholdCrossedDown)));
   r.cpu_seconds_per_million = (CpuSeconds() - cpu0) * 1e6 / std::max<int64_t>(1, r.events);
   r.verified = verified;
-  r.checked = "final totals = generator's";
+  r.checked = in.posts > 0
+                  ? "final totals = generator's, posts and mentions by candidate = the input's"
+                  : "final totals = generator's";
   return r;
 }
 
@@ -406,13 +491,13 @@ absl::StatusOr<EndToEndResult> RunPeer(const EndToEndOptions& o, const kafka::Ka
   if (absl::Status s = peer->WaitForLine("tallywire-peer: running", absl::Minutes(3)); !s.ok()) {
     return failed(s);
   }
-  const uint64_t expected = in.tallies.size() + in.definitions.size();
+  const uint64_t expected = in.events.size() + in.definitions.size();
   const auto processed = [&] {
     return static_cast<uint64_t>(reader->Sum(&PeerProgress::processed));
   };
   const double cpu0 = CpuSeconds() + peer->CpuSeconds();
   int64_t start_us = 0;
-  absl::Status produced = Produce(o, cfg, in, topics.tallies, &start_us, [&] {
+  absl::Status produced = Produce(o, cfg, in, topics, &start_us, [&] {
     return WaitForProgress(
         [&] { return static_cast<uint64_t>(reader->Sum(&PeerProgress::definitions)); },
         in.definitions.size());
@@ -432,7 +517,7 @@ absl::StatusOr<EndToEndResult> RunPeer(const EndToEndOptions& o, const kafka::Ka
 
   EndToEndResult r;
   r.mode = "kafka-streams";
-  r.events = static_cast<int64_t>(in.tallies.size());
+  r.events = static_cast<int64_t>(in.events.size());
   LatencyHistogram applied;
   int64_t last_us = 0;
   std::map<std::string, std::vector<int64_t>> totals;
@@ -471,6 +556,13 @@ absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o
   if (!o.peer.empty() && o.peer != "kafka-streams") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown peer \"", o.peer, "\" (kafka-streams)"));
+  }
+  if (o.mix.tallies < 0 || o.mix.posts < 0 || o.mix.tallies + o.mix.posts == 0) {
+    return absl::InvalidArgumentError("the event mix needs tallies or posts (e.g. 1:0, 1:4, 0:1)");
+  }
+  if (!o.peer.empty() && o.mix.posts > 0) {
+    return absl::InvalidArgumentError(
+        "the kafka-streams peer computes race totals only: run it on tallies (--mix 1:0)");
   }
   if (!o.peer.empty() && cfg.Get("bootstrap.servers").empty()) {
     return absl::InvalidArgumentError(
@@ -524,10 +616,11 @@ absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o
 
 std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndResult>& results) {
   std::string out = absl::StrFormat(
-      "events %d, partitions %d, consumer threads %d, offered rate %s, shape %d races x %d "
-      "precincts x %d candidates\n",
-      o.events, o.partitions, o.threads, o.rate > 0 ? absl::StrCat(o.rate, "/s") : "flat out",
-      o.shape.races, o.shape.precincts, o.shape.candidates);
+      "events %d (mix tallies:posts %d:%d), partitions %d, consumer threads %d, offered rate %s, "
+      "shape %d races x %d precincts x %d candidates\n",
+      o.events, o.mix.tallies, o.mix.posts, o.partitions, o.threads,
+      o.rate > 0 ? absl::StrCat(o.rate, "/s") : "flat out", o.shape.races, o.shape.precincts,
+      o.shape.candidates);
   absl::StrAppend(&out,
                   absl::StrFormat("%-14s %12s %9s %9s %9s %9s %9s %12s %7s %10s %9s %s\n", "mode",
                                   "events/s", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us",
@@ -575,9 +668,10 @@ std::string FormatReport(const EndToEndOptions& o, const std::vector<EndToEndRes
 }
 
 std::string ReportJson(const EndToEndOptions& o, const std::vector<EndToEndResult>& results) {
-  std::string out =
-      absl::StrFormat("{\"events\":%d,\"partitions\":%d,\"threads\":%d,\"rate\":%g,\"results\":[",
-                      o.events, o.partitions, o.threads, o.rate);
+  std::string out = absl::StrFormat(
+      "{\"events\":%d,\"mix\":\"%d:%d\",\"partitions\":%d,\"threads\":%d,"
+      "\"rate\":%g,\"results\":[",
+      o.events, o.mix.tallies, o.mix.posts, o.partitions, o.threads, o.rate);
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     auto pct = [](const Percentiles& p) {

@@ -23,11 +23,18 @@
 
 namespace tallywire {
 
+// Timed events in proportion tallies : posts, interleaved evenly.
+struct EventMix {
+  int tallies = 1;
+  int posts = 0;
+};
+
 struct EndToEndOptions {
   kafka::KafkaConfig kafka;  // bootstrap.servers empty: embedded broker
   int partitions = 4;
   int threads = 2;  // consumer threads (group members), both modes
-  int64_t events = 200'000;
+  int64_t events = 200'000;  // timed events per mode, tallies and posts together
+  EventMix mix;
   double rate = 0;  // offered events/s; 0: flat out
   ScaleOptions shape = {.races = 8, .precincts = 2500, .candidates = 5, .versions = 10};
   bool run_raw = true;
@@ -36,6 +43,7 @@ struct EndToEndOptions {
   // (bench/peers/kafka-streams; needs a real broker). Empty: no peer.
   std::string peer;
   std::string peer_command;  // the peer's run script; empty: the source tree's
+  bool progress = false;     // a line on stderr every 5 s while sending
 };
 
 struct Percentiles {
