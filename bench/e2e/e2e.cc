@@ -213,6 +213,8 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
   for (int t = 0; t < o.threads; ++t) {
     kafka::KafkaConfig c = cfg;
     c.Set("group.id", "raw-" + topics.tallies);
+    // As the aggregator's consumers: the ceiling differs only in the work.
+    c.SetDefault("partition.assignment.strategy", kafka::SafeAssignmentStrategy());
     TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(c));
     TW_RETURN_IF_ERROR(in.posts > 0 ? consumer->Subscribe({topics.tallies, topics.posts})
                                     : consumer->Subscribe({topics.tallies}));
@@ -235,7 +237,7 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
   }
   // Produce only once the group has assigned every partition: the embedded
   // broker keeps a bounded log, and an absent consumer would lose the head.
-  WaitForProgress(
+  const bool formed = WaitForProgress(
       [&] {
         int assigned = 0;
         for (auto& c : consumers) {
@@ -248,6 +250,12 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
         return assigned == o.partitions * (in.posts > 0 ? 2 : 1) ? 1 : 0;
       },
       1);
+  if (!formed) {
+    stop = true;
+    for (auto& t : threads) t.join();
+    for (auto& c : consumers) (void)c->Close();
+    return absl::DeadlineExceededError("the raw consumers' group was not assigned every partition");
+  }
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
   absl::Status produced = Produce(o, cfg, in, topics, &start_us, [&] {
@@ -287,8 +295,11 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   // Measure the pipeline, not the group forming: wait until every
   // partition is owned and every worker caught up.
   const int partitions = o.partitions * (in.posts > 0 ? 2 : 1);
-  WaitForProgress([&] { return svc->ready() && svc->assigned_partitions() == partitions ? 1 : 0; },
-                  1);
+  if (!WaitForProgress(
+          [&] { return svc->ready() && svc->assigned_partitions() == partitions ? 1 : 0; }, 1)) {
+    (void)svc->Stop();
+    return absl::DeadlineExceededError("the aggregator's group was not assigned every partition");
+  }
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
   absl::Status produced = Produce(o, cfg, in, topics, &start_us, [&] {

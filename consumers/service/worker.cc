@@ -70,13 +70,7 @@ absl::Status Worker::Init() {
   kafka::KafkaConfig ccfg = options_.kafka;
   ccfg.Set("group.id", options_.group_id);
   ccfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
-  // Cooperative rebalancing keeps unmoved partitions (and their rebuilt state)
-  // in place, but before librdkafka 2.3.0 a consumer closed before its first
-  // assignment aborts on assert (librdkafka#4312); CI hit it on shutdown.
-  // There the eager roundrobin assignor is the safe default.
-  constexpr int kFirstFixedVersion = 0x020300ff;
-  ccfg.SetDefault("partition.assignment.strategy",
-                  rd_kafka_version() >= kFirstFixedVersion ? "cooperative-sticky" : "roundrobin");
+  ccfg.SetDefault("partition.assignment.strategy", kafka::SafeAssignmentStrategy());
   TW_ASSIGN_OR_RETURN(consumer_,
                       kafka::Consumer::Create(
                           ccfg, [this](rd_kafka_topic_partition_list_t* p) { OnAssign(p); },

@@ -79,6 +79,11 @@ absl::StatusOr<int> TopicPartitionCount(rd_kafka_t* rk, const std::string& topic
 
 }  // namespace
 
+const char* SafeAssignmentStrategy() {
+  constexpr int kFirstFixedVersion = 0x020300ff;
+  return rd_kafka_version() >= kFirstFixedVersion ? "cooperative-sticky" : "roundrobin";
+}
+
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view context) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
   // The reason is librdkafka's error name, so callers can tell errors apart

@@ -47,6 +47,13 @@ using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, Partit
 
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view context);
 
+// The group assignor a consumer should use with this librdkafka.
+// Cooperative rebalancing keeps unmoved partitions (and the state built on
+// them) in place, but before librdkafka 2.3.0 a consumer closed before its
+// first assignment aborts on assert (librdkafka#4312; CI hit it on
+// shutdown). There the eager roundrobin assignor is the safe choice.
+const char* SafeAssignmentStrategy();
+
 // ---- messages ---------------------------------------------------------------
 
 absl::string_view Payload(const rd_kafka_message_t& m);
