@@ -13,38 +13,40 @@
 namespace tallywire::cli {
 
 int RunBench(const std::vector<std::string>& argv) {
-  Command cmd{"bench",
-              "[flags]",
-              "Drive the producer at an offered rate (open loop) or flat out through a broker\n"
-              "(embedded unless --brokers), through the aggregator with alerts on, and\n"
-              "through a consumer that only counts (the raw ceiling). Prints events/s,\n"
-              "produce->applied and produce->alert latency percentiles, CPU per million\n"
-              "events, peak RSS, and the tallywire/raw ratio from the same run.\n"
-              "--peer kafka-streams (needs --brokers) also runs the Kafka Streams\n"
-              "application in bench/peers/kafka-streams on the same input, checks its\n"
-              "totals and 50 % alerts, and prints the tallywire/peer ratios.\n"
-              "Batching is librdkafka's, for every client of the run: e.g. -X linger.ms=5\n"
-              "-X batch.num.messages=10000 (the bench's producer defaults to linger.ms=1).",
-              {{"events", "N", "timed events per mode, tallies and posts (default 200000)"},
-               {"mix", "T:P",
-                "event mix, tallies to posts (default 1:0; 1:4 is four posts a tally; posts "
-                "are the synthetic GA-06 firehose, matched, windowed and checked)"},
-               {"rate", "EVENTS/S",
-                "offered rate, open loop (default: flat out with --brokers, "
-                "50000 embedded)"},
-               {"partitions", "N", "tallies partitions (default 4)"},
-               {"threads", "N", "consumer threads in both modes (default 2)"},
-               {"races", "N", "races in the synthetic input (default 8)"},
-               {"precincts", "N", "precincts per race (default 2500)"},
-               {"candidates", "N", "candidates per race (default 5)"},
-               {"raw", "", "run only the raw pipe"},
-               {"no-raw", "", "run only tallywire"},
-               {"peer", "NAME", "also run a peer on the same input: kafka-streams"},
-               {"peer-command", "PATH",
-                "the peer's run script (default: bench/peers/kafka-streams/run of the source "
-                "tree this binary was built from)"},
-               {"json", "", "print the report as JSON"},
-               {"verbose", "", "keep the services' logs"}}};
+  Command cmd{
+      "bench",
+      "[flags]",
+      "Drive the producer at an offered rate (open loop) or flat out through a broker\n"
+      "(embedded unless --brokers), through the aggregator with alerts on, and\n"
+      "through a consumer that only counts (the raw ceiling). Prints events/s,\n"
+      "produce->applied and produce->alert latency percentiles, CPU per million\n"
+      "events, peak RSS, and the tallywire/raw ratio from the same run.\n"
+      "--peer kafka-streams (needs --brokers) also runs the Kafka Streams\n"
+      "application in bench/peers/kafka-streams on the same input, checks its\n"
+      "totals and 50 % alerts, and prints the tallywire/peer ratios.\n"
+      "Batching is librdkafka's, for every client of the run: e.g. -X linger.ms=5\n"
+      "-X batch.num.messages=10000 (the bench's producer defaults to linger.ms=1).",
+      {{"events", "N", "timed events per mode, tallies and posts (default 200000)"},
+       {"duration", "S", "run for S seconds at the offered rate (--rate): --events = rate x S"},
+       {"mix", "T:P",
+        "event mix, tallies to posts (default 1:0; 1:4 is four posts a tally; posts "
+        "are the synthetic GA-06 firehose, matched, windowed and checked)"},
+       {"rate", "EVENTS/S",
+        "offered rate, open loop (default: flat out with --brokers, "
+        "50000 embedded)"},
+       {"partitions", "N", "tallies partitions (default 4)"},
+       {"threads", "N", "consumer threads in both modes (default 2)"},
+       {"races", "N", "races in the synthetic input (default 8)"},
+       {"precincts", "N", "precincts per race (default 2500)"},
+       {"candidates", "N", "candidates per race (default 5)"},
+       {"raw", "", "run only the raw pipe"},
+       {"no-raw", "", "run only tallywire"},
+       {"peer", "NAME", "also run a peer on the same input: kafka-streams"},
+       {"peer-command", "PATH",
+        "the peer's run script (default: bench/peers/kafka-streams/run of the source "
+        "tree this binary was built from)"},
+       {"json", "", "print the report as JSON"},
+       {"verbose", "", "keep the services' logs"}}};
   int code = 0;
   kafka::KafkaConfig cfg;
   std::optional<Args> args = ParseCommand(cmd, argv, &code, &cfg, /*default_brokers=*/"");
@@ -72,6 +74,7 @@ int RunBench(const std::vector<std::string>& argv) {
   absl::StatusOr<double> rate = args->GetDouble("rate", 0);
   if (!rate.ok()) return Fail(rate.status());
   o.rate = *rate;
+  if (o.rate < 0) return Fail(absl::InvalidArgumentError("--rate must be >= 0"));
   if (!args->Has("rate") && !args->Has("brokers")) {
     // The embedded broker keeps a bounded log and one thread: flat out, the
     // producer outruns the consumers and the log drops what they have not
@@ -79,6 +82,17 @@ int RunBench(const std::vector<std::string>& argv) {
     o.rate = 50000;
     std::fprintf(stderr,
                  "bench: embedded broker, offered rate 50000/s (flat out needs --brokers)\n");
+  }
+  if (args->Has("duration")) {
+    // The input is generated before the clock starts, so a duration is an
+    // event count at the offered rate.
+    absl::StatusOr<double> seconds = args->GetDouble("duration", 0);
+    if (!seconds.ok()) return Fail(seconds.status());
+    if (*seconds <= 0 || o.rate <= 0 || args->Has("events")) {
+      return Fail(absl::InvalidArgumentError(
+          "--duration S needs an offered rate (--rate) and no --events; flat out, give --events"));
+    }
+    o.events = std::max<int64_t>(1, static_cast<int64_t>(*seconds * o.rate));
   }
   o.partitions = static_cast<int>(partitions);
   o.threads = static_cast<int>(threads);

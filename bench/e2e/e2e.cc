@@ -36,11 +36,36 @@ double CpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// Peak RSS since the last ResetPeakRss(), from /proc (Linux resets the
+// high-water mark when "5" is written to clear_refs); getrusage's
+// whole-life peak where /proc is not there.
+void ResetPeakRss() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+}
+
 double PeakRssMb() {
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long kb = -1;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    }
+    std::fclose(f);
+    if (kb >= 0) return kb / 1024.0;
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;
 }
+
+// How long a group may take to form. librdkafka 2.0.2's mock cluster
+// sometimes holds a JoinGroup of a two-member group reading two topics until
+// the request times out (~20 s), after which the group forms; a real broker
+// forms it in well under a second.
+constexpr absl::Duration kGroupForming = absl::Seconds(60);
 
 Percentiles Of(const LatencyHistogram& h) {
   return {h.Percentile(50), h.Percentile(90), h.Percentile(99), h.Percentile(99.9), h.Max()};
@@ -67,9 +92,10 @@ struct Input {
   std::map<std::pair<std::string, std::string>, int64_t> mentions;
 };
 
-// Polls `count` until it reaches `target`; gives up after 15 s without any
-// progress (a lost message never arrives), returning false.
-bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target) {
+// Polls `count` until it reaches `target`; gives up after `stall` without
+// any progress (a lost message never arrives), returning false.
+bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target,
+                     absl::Duration stall = absl::Seconds(15)) {
   uint64_t last = count();
   int64_t last_change = NowUnixUs();
   while (last < target) {
@@ -78,7 +104,7 @@ bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target) {
     if (now != last) {
       last = now;
       last_change = NowUnixUs();
-    } else if (NowUnixUs() - last_change > 15'000'000) {
+    } else if (NowUnixUs() - last_change > absl::ToInt64Microseconds(stall)) {
       return false;
     }
   }
@@ -249,7 +275,7 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
         }
         return assigned == o.partitions * (in.posts > 0 ? 2 : 1) ? 1 : 0;
       },
-      1);
+      1, kGroupForming);
   if (!formed) {
     stop = true;
     for (auto& t : threads) t.join();
@@ -292,11 +318,12 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   const auto consumed = [&] {
     return probe.consumed(SourceTopic::kTallies) + probe.consumed(SourceTopic::kPosts);
   };
-  // Measure the pipeline, not the group forming: wait until every
-  // partition is owned and every worker caught up.
-  const int partitions = o.partitions * (in.posts > 0 ? 2 : 1);
+  // Measure the pipeline, not the group forming: wait until every tallies
+  // partition (posts ones come in the same assignment) is owned and every
+  // worker caught up.
   if (!WaitForProgress(
-          [&] { return svc->ready() && svc->assigned_partitions() == partitions ? 1 : 0; }, 1)) {
+          [&] { return svc->ready() && svc->assigned_partitions() == o.partitions ? 1 : 0; }, 1,
+          kGroupForming)) {
     (void)svc->Stop();
     return absl::DeadlineExceededError("the aggregator's group was not assigned every partition");
   }
@@ -600,17 +627,20 @@ absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o
   }
   const Input in = MakeInput(o);
   std::vector<EndToEndResult> results;
+  // Each mode's own peak of this process (input, producer, consumers and,
+  // embedded, the broker); the peer's JVM is measured on its own.
   if (o.run_raw) {
+    ResetPeakRss();
     TW_ASSIGN_OR_RETURN(EndToEndResult r, RunRaw(o, cfg, in, raw_topics));
+    r.peak_rss_mb = PeakRssMb();
     results.push_back(r);
   }
   if (o.run_tallywire) {
+    ResetPeakRss();
     TW_ASSIGN_OR_RETURN(EndToEndResult r, RunTallywire(o, cfg, in, tw_topics));
+    r.peak_rss_mb = PeakRssMb();
     results.push_back(r);
   }
-  // This process's peak: the raw and tallywire runs (the peer's JVM is
-  // measured on its own).
-  for (auto& r : results) r.peak_rss_mb = PeakRssMb();
   if (!o.peer.empty()) {
     TW_ASSIGN_OR_RETURN(EndToEndResult r, RunPeer(o, cfg, in, peer_topics, run));
     // Same input, same rule: the peer must fire exactly tallywire's 50 %
