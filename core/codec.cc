@@ -72,7 +72,13 @@ absl::Status CheckCounts(const flatbuffers::Vector<int64_t>* v, size_t expected,
                       absl::InvalidArgumentError(absl::StrCat(field, " has ", v->size(),
                                                               " entries, votes has ", expected)));
   }
-  for (int64_t x : *v) TW_RETURN_IF_ERROR(CheckCount(x, field));
+  // Hot path: one branch-free pass (read as unsigned, a negative count wraps
+  // above kMaxCount), and only a bad vector pays for finding which entry.
+  const int64_t* x = v->data();
+  bool bad = false;
+  for (size_t i = 0; i < expected; ++i) bad |= static_cast<uint64_t>(x[i]) > uint64_t{kMaxCount};
+  if (!bad) return absl::OkStatus();
+  for (size_t i = 0; i < expected; ++i) TW_RETURN_IF_ERROR(CheckCount(x[i], field));
   return absl::OkStatus();
 }
 

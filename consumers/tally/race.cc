@@ -75,6 +75,7 @@ RaceState::RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions op
       precincts_(model_->precincts.size()),
       precinct_votes_(model_->precincts.size() * k_, 0),
       deltas_(k_, 0),
+      window_net_(k_, 0),
       word_count_(kHeader + 2 * k_ + model_->counties.size() * (3 + k_)) {
   words_ = std::make_unique<std::atomic<int64_t>[]>(word_count_);
   for (size_t i = 0; i < word_count_; ++i) words_[i].store(0, std::memory_order_relaxed);
@@ -132,22 +133,25 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
       def.registered_voters < 0 ? -(int64_t{u.complete} - int64_t{p.complete}) : 0;
   const size_t county = CountySlot(def.county);
 
+  std::atomic<int64_t>* const w = words_.get();
+  const int64_t* const delta = deltas_.data();
+  const size_t k = k_;
   const uint64_t s = seq_.load(std::memory_order_relaxed);
   seq_.store(s + 1, std::memory_order_relaxed);
-  for (size_t c = 0; c < k_; ++c) {
-    Add(kHeader + c, deltas_[c]);
-    Add(county + 3 + c, deltas_[c]);
+  for (size_t c = 0; c < k; ++c) {
+    Add(w, kHeader + c, delta[c]);
+    Add(w, county + 3 + c, delta[c]);
   }
-  Add(kTotalVotes, delta_sum);
-  Add(kBallots, ballots - p.ballots);
-  Add(county, ballots - p.ballots);
-  Add(kReporting, reporting_delta);
-  Add(county + 1, reporting_delta);
-  Add(kUncounted, uncounted - (p.seen ? p.uncounted : UncountedOf(def, 0, false)));
-  Add(kUnknownOpen, unknown_open_delta);
-  Add(kApplied, 1);
-  AddToWindow(u.event_time_ms, deltas_.data());
-  words_[kLastEventTime].store(max_event_time_, std::memory_order_release);
+  Add(w, kTotalVotes, delta_sum);
+  Add(w, kBallots, ballots - p.ballots);
+  Add(w, county, ballots - p.ballots);
+  Add(w, kReporting, reporting_delta);
+  Add(w, county + 1, reporting_delta);
+  Add(w, kUncounted, uncounted - (p.seen ? p.uncounted : UncountedOf(def, 0, false)));
+  Add(w, kUnknownOpen, unknown_open_delta);
+  Add(w, kApplied, 1);
+  AddToWindow(u.event_time_ms, delta);
+  w[kLastEventTime].store(max_event_time_, std::memory_order_release);
   seq_.store(s + 2, std::memory_order_release);
 
   std::copy(u.votes.begin(), u.votes.end(), old);
@@ -166,34 +170,42 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
 void RaceState::AddToWindow(int64_t t, const int64_t* deltas) {
   max_event_time_ = std::max(max_event_time_, t);
   const int64_t cutoff = max_event_time_ - window_ms_;
-  const size_t stride = k_ + 1;
+  const size_t k = k_, stride = k + 1, first = WindowSlot(0);
+  std::atomic<int64_t>* const w = words_.get();
+  // What enters and leaves the window, netted: one store per candidate.
+  int64_t* const net = window_net_.data();
   if (t > cutoff) {
-    if (window_size_ * stride == window_ring_.size()) {  // full: grow, unrolling the ring
-      std::vector<int64_t> grown(std::max<size_t>(16, window_size_ * 2) * stride);
+    if (window_size_ == window_cap_) {  // full: grow, unrolling the ring
+      const size_t grown_cap = std::max<size_t>(16, window_cap_ * 2);
+      std::vector<int64_t> grown(grown_cap * stride);
       for (size_t i = 0; i < window_size_; ++i) {
-        const size_t from = ((window_head_ + i) % (window_ring_.size() / stride)) * stride;
+        const size_t from = ((window_head_ + i) % window_cap_) * stride;
         std::copy_n(&window_ring_[from], stride, &grown[i * stride]);
       }
       window_ring_.swap(grown);
+      window_cap_ = grown_cap;
       window_head_ = 0;
     }
-    const size_t cap = window_ring_.size() / stride;
-    int64_t* e = &window_ring_[((window_head_ + window_size_) % cap) * stride];
+    // Wrap by comparison, not %: a 64-bit division per apply cost more than
+    // the rest of the window's work.
+    size_t tail = window_head_ + window_size_;
+    if (tail >= window_cap_) tail -= window_cap_;
+    int64_t* e = &window_ring_[tail * stride];
     e[0] = t;
-    for (size_t c = 0; c < k_; ++c) {
-      e[1 + c] = deltas[c];
-      Add(WindowSlot(c), deltas[c]);
-    }
+    std::copy_n(deltas, k, e + 1);
+    std::copy_n(deltas, k, net);
     ++window_size_;
+  } else {
+    std::fill_n(net, k, 0);
   }
-  const size_t cap = window_ring_.empty() ? 1 : window_ring_.size() / stride;
   while (window_size_ > 0) {
-    int64_t* e = &window_ring_[window_head_ * stride];
+    const int64_t* e = &window_ring_[window_head_ * stride];
     if (e[0] > cutoff) break;
-    for (size_t c = 0; c < k_; ++c) Add(WindowSlot(c), -e[1 + c]);
-    window_head_ = (window_head_ + 1) % cap;
+    for (size_t c = 0; c < k; ++c) net[c] -= e[1 + c];
+    if (++window_head_ == window_cap_) window_head_ = 0;
     --window_size_;
   }
+  for (size_t c = 0; c < k; ++c) Add(w, first + c, net[c]);
 }
 
 RaceSnapshot RaceState::Snapshot() const {

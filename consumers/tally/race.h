@@ -164,8 +164,11 @@ class RaceState {
   };
 
   int64_t Word(size_t i) const { return words_[i].load(std::memory_order_relaxed); }
-  void Add(size_t i, int64_t d) {
-    if (d != 0) words_[i].store(Word(i) + d, std::memory_order_release);
+  // The writer adds to a published word. Callers pass words_.get() held in
+  // a local: the compiler reloads members after every atomic store, and on
+  // the apply path those reloads cost as much as the stores.
+  static void Add(std::atomic<int64_t>* w, size_t i, int64_t d) {
+    if (d != 0) w[i].store(w[i].load(std::memory_order_relaxed) + d, std::memory_order_release);
   }
   size_t WindowSlot(size_t c) const { return kHeader + k_ + c; }
   size_t CountySlot(size_t county) const { return kHeader + 2 * k_ + county * (3 + k_); }
@@ -178,10 +181,11 @@ class RaceState {
   const int64_t window_ms_;
   // Writer-private.
   std::vector<PrecinctState> precincts_;
-  std::vector<int64_t> precinct_votes_;  // precincts x candidates
-  std::vector<int64_t> deltas_;          // scratch, one per candidate
-  std::vector<int64_t> window_ring_;     // entries of [event_time, deltas...]
-  size_t window_head_ = 0, window_size_ = 0;
+  std::vector<int64_t> precinct_votes_;                        // precincts x candidates
+  std::vector<int64_t> deltas_;                                // scratch, one per candidate
+  std::vector<int64_t> window_net_;                            // scratch, one per candidate
+  std::vector<int64_t> window_ring_;                           // entries of [event_time, deltas...]
+  size_t window_head_ = 0, window_size_ = 0, window_cap_ = 0;  // in entries
   int64_t max_event_time_ = 0;
 #ifndef NDEBUG
   std::thread::id owner_{};

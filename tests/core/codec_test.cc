@@ -129,6 +129,17 @@ TEST(Codec, NegativeAndOverflowingCountsAreRejected) {
   EXPECT_NE(neg.status().message().find("negative votes"), absl::string_view::npos);
   t.votes[1] = kMaxCount + 1;
   EXPECT_FALSE(DecodeTally(AsBytes(EncodeTally(t))).ok());
+  t.votes[1] = kMaxCount;  // the bound itself is a count
+  EXPECT_TRUE(DecodeTally(AsBytes(EncodeTally(t))).ok());
+  t.votes[1] = INT64_MIN;  // wraps to the largest unsigned value, not to a small one
+  EXPECT_FALSE(DecodeTally(AsBytes(EncodeTally(t))).ok());
+  t = SampleTally();
+  ASSERT_TRUE(t.by_type.has_value());
+  t.by_type->absentee.back() = -1;
+  auto bad_type = DecodeTally(AsBytes(EncodeTally(t)));
+  ASSERT_FALSE(bad_type.ok());
+  EXPECT_NE(bad_type.status().message().find("negative absentee votes"), absl::string_view::npos)
+      << bad_type.status();
   t = SampleTally();
   t.by_type->early = {1};  // wrong length
   EXPECT_FALSE(DecodeTally(AsBytes(EncodeTally(t))).ok());
