@@ -1,5 +1,7 @@
 #include "consumers/service/service.h"
 
+#include <pthread.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -36,6 +38,8 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
     Worker* worker = svc->workers_[i].get();
     AggregatorService* self = svc.get();
     svc->threads_.emplace_back([worker, self, i] {
+      // Named for top -H and perf: which thread is which worker.
+      pthread_setname_np(pthread_self(), absl::StrCat("tw-worker-", i).c_str());
       // Each thread writes only its own slot; Stop() reads after join.
       self->worker_status_[i] = worker->Run(&self->stop_, self->all_committed_.get());
       if (!self->worker_status_[i].ok()) {
@@ -47,6 +51,7 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
   if (svc->social_) {
     AggregatorService* self = svc.get();
     svc->social_thread_ = std::thread([self] {
+      pthread_setname_np(pthread_self(), "tw-social");
       self->social_status_ = self->social_->Run(&self->stop_);
       if (!self->social_status_.ok()) {
         Log(LogLevel::kError, "social_shutdown",
