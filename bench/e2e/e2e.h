@@ -32,7 +32,7 @@ struct EventMix {
 struct EndToEndOptions {
   kafka::KafkaConfig kafka;  // bootstrap.servers empty: embedded broker
   int partitions = 4;
-  int threads = 2;  // consumer threads (group members), both modes
+  int threads = 2;           // consumer threads (group members), both modes
   int64_t events = 200'000;  // timed events per mode, tallies and posts together
   EventMix mix;
   double rate = 0;  // offered events/s; 0: flat out
