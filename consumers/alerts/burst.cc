@@ -48,15 +48,21 @@ void BurstDetector::Detect(const MentionsView& view, const std::vector<MentionSl
   const int64_t longest_buckets = view.windows.back().span_ms / bucket_ms;
   Remember(view, longest_buckets);
   const int64_t head = view.first_bucket + static_cast<int64_t>(view.bucket_mentions.size()) - 1;
+  // Buckets past the slowest partition's head may still get its posts:
+  // judged once it gets there, unless it falls so far behind (half the
+  // ring) that waiting would lose buckets from the ring.
+  const int64_t through =
+      std::min(head, std::max(view.slowest_head_bucket,
+                              head - static_cast<int64_t>(view.bucket_mentions.size()) / 2));
   if (in_burst_.size() < slots.size()) in_burst_.resize(slots.size(), false);
-  for (int64_t b = next_; b <= head; ++b) {
+  for (int64_t b = next_; b <= through; ++b) {
     const int64_t at_ms = std::min(view.max_event_ms, (b + 1) * bucket_ms - 1);
     Judge(b, at_ms, view.min_event_ms, recent_buckets, longest_buckets, bucket_ms, slots, now_ms,
           fired);
   }
-  // The head may still grow: judged again at the next look. Earlier
-  // buckets are not, so verdicts (and the hysteresis) move forward in time.
-  next_ = std::max(next_, head);
+  // The last bucket judged may still grow: judged again at the next look.
+  // Earlier ones are not, so verdicts (and the hysteresis) move forward.
+  next_ = std::max(next_, through);
   const int64_t keep_from = next_ - longest_buckets + 1;
   while (!history_.empty() && history_first_ < keep_from) {
     history_.pop_front();

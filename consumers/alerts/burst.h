@@ -20,9 +20,12 @@
 // tick: it keeps the merged per-bucket mentions it has seen and judges the
 // window ending at every bucket since its last look, so however fast a
 // replay or a catch-up moves event time between two ticks, no bucket goes
-// unjudged. The head bucket may still grow, so it is judged again at the
-// next look; earlier ones are not, so verdicts move forward in event time
-// and the hysteresis holds across looks. The one limit: a look must come before a
+// unjudged. It judges up to the head of the slowest partition (the later
+// buckets may still get that partition's posts; a partition more than half
+// the ring behind stops holding them back); that last bucket may still
+// grow, so it is judged again at the next look; earlier ones are not, so
+// verdicts move forward in event time and the hysteresis holds across
+// looks. The one limit: a look must come before a
 // bucket leaves the windows' ring (the longest span plus the grace), or
 // the detector starts over from what the ring still holds. Alert ids are
 // race/social_burst/candidate/<minute of the bucket that fired>, so two

@@ -234,6 +234,7 @@ MentionsView MentionWindows::Read() const {
   v.first_bucket = *p++;
   const int64_t buckets = *p++;
   for (int64_t i = 0; i < buckets; ++i) v.bucket_mentions.push_back(GetCounts(p));
+  v.slowest_head_bucket = v.first_bucket + buckets - 1;
   return v;
 }
 
@@ -257,13 +258,15 @@ MentionsView MergeViews(const std::vector<MentionsView>& views, size_t hashtag_l
       AddInto(out.windows[j].mentions, v.windows[j].mentions);
     }
   }
-  int64_t first = INT64_MIN, end = INT64_MIN;  // [first, end)
+  int64_t first = INT64_MIN, end = INT64_MIN, slowest = INT64_MAX;  // [first, end)
   for (const MentionsView& v : views) {
     if (v.bucket_mentions.empty()) continue;
     out.bucket_ms = v.bucket_ms;
     first = std::max(first, v.first_bucket);
     end = std::max(end, v.first_bucket + static_cast<int64_t>(v.bucket_mentions.size()));
+    slowest = std::min(slowest, v.slowest_head_bucket);
   }
+  out.slowest_head_bucket = slowest == INT64_MAX ? 0 : slowest;
   if (first != INT64_MIN && first < end) {
     out.first_bucket = first;
     out.bucket_mentions.resize(static_cast<size_t>(end - first));

@@ -71,6 +71,10 @@ struct MentionsView {
   int64_t bucket_ms = 0;
   int64_t first_bucket = 0;
   std::vector<std::vector<int64_t>> bucket_mentions;
+  // Merged views: the head bucket of the partition furthest behind (the
+  // buckets after it may still get that partition's posts); one view: its
+  // head.
+  int64_t slowest_head_bucket = 0;
 };
 
 // Sums views of disjoint partitions. Each partition's windows end at its own

@@ -1,5 +1,6 @@
 // The social stages one by one: matching, top-K, sliding windows against a
 // brute-force reference, burst detection.
+#include <deque>
 #include <map>
 #include <random>
 #include <set>
@@ -383,6 +384,48 @@ TEST(Burst, TheVerdictDoesNotDependOnHowOftenTheDetectorLooks) {
   EXPECT_EQ(rarely.fired[0].id, often.fired[0].id);
   EXPECT_EQ(rarely.fired[0].event_time_ms / 5000, often.fired[0].event_time_ms / 5000);
   EXPECT_GE(rarely.fired[0].votes, often.fired[0].votes);
+}
+
+// Two partitions, one consumed three minutes of event time behind the
+// other (a slower consumer): a bucket judged before the slow partition's
+// posts reach it would count half a burst and miss it.
+TEST(Burst, APartitionBehindTheOthersIsWaitedFor) {
+  MentionWindows fast({}), slow({});
+  BurstDetector detector{BurstRules{}};
+  std::vector<AlertEvent> fired;
+  const std::vector<MentionSlot> slots = {{"ga-06", "jon-ossoff", "Jon Ossoff"}};
+  const std::vector<int32_t> s = {0};
+  std::mt19937_64 rng(9);
+  std::deque<std::pair<uint64_t, int64_t>> behind;  // the slow partition's backlog
+  int64_t t = 1'492'500'000'000, next_look = t;
+  uint64_t id = 0;
+  auto play = [&](double per_minute, int minutes) {
+    std::exponential_distribution<double> gap(per_minute / 60000.0);
+    for (const int64_t end = t + minutes * 60000; t < end;) {
+      t += static_cast<int64_t>(gap(rng)) + 1;
+      if (++id % 2) {
+        fast.Add({.id_hash = id, .created_at_ms = t, .slots = s});
+      } else {
+        behind.push_back({id, t});
+      }
+      while (!behind.empty() && behind.front().second <= t - 3 * 60000) {
+        slow.Add(
+            {.id_hash = behind.front().first, .created_at_ms = behind.front().second, .slots = s});
+        behind.pop_front();
+      }
+      if (t >= next_look) {
+        fast.Publish();
+        slow.Publish();
+        detector.Detect(MergeViews({fast.Read(), slow.Read()}, 10), slots, t, &fired);
+        next_look = t + 5000;
+      }
+    }
+  };
+  play(40, 20);
+  play(140, 3);  // 3.5x: fires on whole counts, not on half of them
+  play(40, 10);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_GE(fired[0].votes, 3 * 40);
 }
 
 // A detector that first looks when the ring no longer holds the stream's
