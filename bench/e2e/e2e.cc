@@ -84,7 +84,7 @@ struct Input {
   };
   std::vector<Definition> definitions;
   std::vector<Event> events;
-  int64_t tallies = 0, posts = 0;
+  int64_t posts = 0;      // of the events
   size_t candidates = 0;  // in every definition
   Feed feed;              // the tallies' generator: their expected totals
   // Posts naming each (race id, candidate id), matched here with every
@@ -114,25 +114,25 @@ bool WaitForProgress(const std::function<uint64_t()>& count, uint64_t target,
 Input MakeInput(const EndToEndOptions& o) {
   Input in;
   const int64_t mixed = int64_t{o.mix.tallies} + o.mix.posts;
-  in.posts = o.events * o.mix.posts / mixed;
-  in.tallies = o.events - in.posts;
+  const int64_t posts_wanted = o.events * o.mix.posts / mixed;
+  const int64_t tallies_wanted = o.events - posts_wanted;
   ScaleOptions shape = o.shape;
   const int64_t per_version = int64_t{shape.races} * shape.precincts;
   shape.versions =
-      static_cast<int>(std::max<int64_t>(1, (in.tallies + per_version - 1) / per_version));
+      static_cast<int>(std::max<int64_t>(1, (tallies_wanted + per_version - 1) / per_version));
   in.feed = GenerateScaleNight(shape);
   // Versions of a precinct in order, precincts interleaved: the shape of a
   // results night, each report newer than the last.
   std::stable_sort(in.feed.tallies.begin(), in.feed.tallies.end(),
                    [](const TallyEvent& a, const TallyEvent& b) { return a.version < b.version; });
-  in.feed.tallies.resize(std::min<size_t>(in.feed.tallies.size(), in.tallies));
+  in.feed.tallies.resize(std::min<size_t>(in.feed.tallies.size(), tallies_wanted));
   std::vector<RaceDefinitionEvent> races = in.feed.races;
   std::vector<PostEvent> posts;
-  if (in.posts > 0) {
+  if (posts_wanted > 0) {
     // The firehose talks about GA-06's April field: define that race too,
     // so its 18 candidates are what the posts are matched against.
     races.push_back(GenerateApril18Night({}).races.front());
-    Firehose hose({.seed = 17, .count = in.posts, .bursts = {}});
+    Firehose hose({.seed = 17, .count = posts_wanted, .bursts = {}});
     PostEvent p;
     while (hose.Next(&p)) posts.push_back(p);
     MentionCatalog catalog;
@@ -165,7 +165,6 @@ Input MakeInput(const EndToEndOptions& o) {
                            .bytes = EncodeTally(t)});
     }
   }
-  in.tallies = static_cast<int64_t>(next_tally);
   in.posts = static_cast<int64_t>(next_post);
   return in;
 }
@@ -276,17 +275,15 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
         return assigned == o.partitions * (in.posts > 0 ? 2 : 1) ? 1 : 0;
       },
       1, kGroupForming);
-  if (!formed) {
-    stop = true;
-    for (auto& t : threads) t.join();
-    for (auto& c : consumers) (void)c->Close();
-    return absl::DeadlineExceededError("the raw consumers' group was not assigned every partition");
-  }
   const double cpu0 = CpuSeconds();
   int64_t start_us = 0;
-  absl::Status produced = Produce(o, cfg, in, topics, &start_us, [&] {
-    return WaitForProgress([&] { return seen.load(); }, in.definitions.size());
-  });
+  absl::Status produced =
+      formed ? Produce(o, cfg, in, topics, &start_us,
+                       [&] {
+                         return WaitForProgress([&] { return seen.load(); }, in.definitions.size());
+                       })
+             : absl::DeadlineExceededError(
+                   "the raw consumers' group was not assigned every partition");
   if (produced.ok()) WaitForProgress([&] { return seen.load(); }, expected);
   stop = true;
   for (auto& t : threads) t.join();

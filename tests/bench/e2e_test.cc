@@ -33,6 +33,7 @@ TEST(EndToEnd, MixedLoadDeliversEveryEventAndChecksTheMentions) {
     EXPECT_GT(r.events_per_second, 0);
     EXPECT_GT(r.produce_to_applied.p50, 0);
     EXPECT_LE(r.produce_to_applied.p50, r.produce_to_applied.p99);
+    EXPECT_GT(r.peak_rss_mb, 0);
   }
   EXPECT_EQ((*results)[1].mode, "tallywire");
   EXPECT_NE((*results)[1].checked.find("mentions by candidate"), std::string::npos);

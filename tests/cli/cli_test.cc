@@ -2,6 +2,8 @@
 // for unknown flags and missing values, a dry run that reads real files.
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -29,6 +31,20 @@ TEST(Cli, EverySubcommandHasHelp) {
     EXPECT_NE(r.out.find(std::string("usage: tallywire ") + sub), std::string::npos) << r.out;
   }
   EXPECT_EQ(Tallywire("--help").code, 0);
+}
+
+// Bench flags are checked before any broker or input is touched.
+TEST(Cli, BenchRefusesWhatItCannotRun) {
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"bench --mix 1", "want TALLIES:POSTS"},
+           {"bench --mix 0:0 --events 10", "the event mix needs tallies or posts"},
+           {"bench --duration 5 --events 10", "--duration S needs an offered rate"},
+           {"bench --brokers 127.0.0.1:1 --duration 5", "--duration S needs an offered rate"},
+           {"bench --rate -5", "--rate must be >= 0"}}) {
+    CliRun r = Tallywire(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_NE(r.out.find(says), std::string::npos) << args << ": " << r.out;
+  }
 }
 
 TEST(Cli, UnknownFlagsAndMissingValuesFail) {

@@ -1,5 +1,6 @@
 #include "consumers/tally/race.h"
 
+#include <map>
 #include <random>
 
 #include "consumers/tally/decode.h"
@@ -109,6 +110,39 @@ TEST(RaceState, MomentumWindowKeepsOnlyRecentEventTime) {
   ASSERT_TRUE(Feed1(race, Report("p3", 1, {10, 10}, false, 40 * 60000)).ok());
   EXPECT_EQ(race.Snapshot().window_votes, (std::vector<int64_t>{10, 60}));  // t=0 fell out
   EXPECT_EQ(race.Snapshot().votes, (std::vector<int64_t>{110, 60}));
+}
+
+// Thousands of reports, time always moving on: the ring grows, wraps and
+// evicts many times over, and the window must still be the sum of the
+// deltas of the last 30 minutes.
+TEST(RaceState, MomentumWindowEqualsBruteForceAcrossRingWraps) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()), {.window = absl::Minutes(30)});
+  std::mt19937_64 rng(3);
+  const std::vector<std::string> precincts = {"p1", "p2", "p3"};
+  std::map<std::string, std::vector<int64_t>> last;
+  std::map<std::string, uint64_t> version;
+  std::vector<std::pair<int64_t, std::vector<int64_t>>> applied;  // time, deltas
+  int64_t t = 0;
+  for (int i = 0; i < 3000; ++i) {
+    // Bursts of reports a second apart, then a lull: the ring fills past
+    // its capacity and empties again.
+    t += i % 100 < 60 ? 1000 : std::uniform_int_distribution<int64_t>(0, 600'000)(rng);
+    const std::string& p = precincts[rng() % precincts.size()];
+    std::vector<int64_t>& v = last[p];
+    v.resize(2, 0);
+    const std::vector<int64_t> before = v;
+    for (int64_t& x : v) x += static_cast<int64_t>(rng() % 50);
+    ASSERT_TRUE(Feed1(race, Report(p, ++version[p], v, false, t)).ok());
+    applied.push_back({t, {v[0] - before[0], v[1] - before[1]}});
+    std::vector<int64_t> want = {0, 0};
+    for (const auto& [at, d] : applied) {
+      if (at > t - 30 * 60000) {
+        want[0] += d[0];
+        want[1] += d[1];
+      }
+    }
+    ASSERT_EQ(race.Snapshot().window_votes, want) << "report " << i;
+  }
 }
 
 TEST(Decode, BadTalliesCarryReasons) {
