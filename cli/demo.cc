@@ -231,7 +231,7 @@ int RunDemo(const std::vector<std::string>& argv) {
   const uint64_t expected = feed.tallies.size() + feed.races.size();
   auto done = [&] {
     return published.load() && posted.load() &&
-           (*svc)->probe().consumed(SourceTopic::kTallies) >= expected;
+           (*svc)->probe().consumed_new(SourceTopic::kTallies) >= expected;
   };
   auto mentions = [&] { return MentionsPanel((*svc)->mentions(), (*svc)->mention_catalog()); };
   int64_t last_line = 0;

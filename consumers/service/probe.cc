@@ -64,8 +64,10 @@ std::string ServiceProbe::PrometheusText() const {
           "Tallies ignored: an equal or newer version was applied.");
   absl::StrAppend(&out, "tallywire_tallies_stale_total ", stale_.Get(), "\n");
   counter("tallywire_events_restored_total",
-          "Events replayed to rebuild state after an assignment.");
-  absl::StrAppend(&out, "tallywire_events_restored_total ", restored_.Get(), "\n");
+          "Events replayed to rebuild state after an assignment, by topic.");
+  for (int t = 0; t < 2; ++t)
+    absl::StrAppend(&out, "tallywire_events_restored_total{topic=\"", kTopics[t], "\"} ",
+                    restored_[t].Get(), "\n");
   counter("tallywire_alerts_total", "Alerts published, by kind.");
   for (int k = 0; k < kAlertKinds; ++k)
     absl::StrAppend(&out, "tallywire_alerts_total{kind=\"",

@@ -38,7 +38,7 @@ class ServiceProbe {
     apply_latency_ns_.Record(apply_ns);
   }
   void on_stale() { stale_.Add(); }
-  void on_restored() { restored_.Add(); }
+  void on_restored(SourceTopic t) { restored_[static_cast<int>(t)].Add(); }
   void on_alert(int kind) { alerts_[kind].Add(); }
   void on_alert_delivered(int64_t produce_to_alert_us) {
     produce_to_alert_us_.Record(produce_to_alert_us);
@@ -57,6 +57,11 @@ class ServiceProbe {
   uint64_t consumed(SourceTopic t) const { return consumed_[static_cast<int>(t)].Get(); }
   uint64_t applied(SourceTopic t) const { return applied_[static_cast<int>(t)].Get(); }
   uint64_t stale() const { return stale_.Get(); }
+  uint64_t restored(SourceTopic t) const { return restored_[static_cast<int>(t)].Get(); }
+  // Consumed minus replays. Every offset counts here at least once, so
+  // waiting for n of these waits for n messages even when a rebalance moved
+  // a partition and its new owner replayed it.
+  uint64_t consumed_new(SourceTopic t) const { return consumed(t) - restored(t); }
   uint64_t alerts(int kind) const { return alerts_[kind].Get(); }
   uint64_t alerts_total() const;
   uint64_t dead_lettered() const;
@@ -71,7 +76,8 @@ class ServiceProbe {
  private:
   std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> consumed_;
   std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> applied_;
-  PaddedCounter stale_, restored_, alerts_failed_, rebalances_, consume_errors_;
+  std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> restored_;
+  PaddedCounter stale_, alerts_failed_, rebalances_, consume_errors_;
   std::array<PaddedCounter, kAlertKinds> alerts_;
   LatencyHistogram apply_latency_ns_;
   LatencyHistogram produce_to_alert_us_;

@@ -137,7 +137,8 @@ void Worker::Handle(const rd_kafka_message_t& m) {
   }
   const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
   const bool post = key & kPostsKey;
-  probe_->on_consumed(post ? SourceTopic::kPosts : SourceTopic::kTallies);
+  const SourceTopic source = post ? SourceTopic::kPosts : SourceTopic::kTallies;
+  probe_->on_consumed(source);
   origin_us_ = OriginUs(m);
   PartitionProgress& prog = progress_[key];
   const bool restoring = m.offset < prog.restore_until;
@@ -158,7 +159,7 @@ void Worker::Handle(const rd_kafka_message_t& m) {
     st = WithReason("wrong_topic", absl::InvalidArgumentError("not a tally or race definition"));
   }
   if (restoring) {
-    probe_->on_restored();
+    probe_->on_restored(source);
   } else if (st.ok()) {
     probe_->on_end_to_end(NowUnixUs() - origin_us_);
   }

@@ -253,7 +253,7 @@ TEST(KafkaOperations, ThreeBrokersSurviveOneKilledMidStream) {
   EXPECT_EQ(sent->failed, 0u);
   EXPECT_EQ(sent->delivered, sent->sent);
   ASSERT_TRUE(
-      WaitUntil([&] { return (*svc)->probe().consumed(SourceTopic::kTallies) >= sent->sent; },
+      WaitUntil([&] { return (*svc)->probe().consumed_new(SourceTopic::kTallies) >= sent->sent; },
                 absl::Seconds(120)));
   const ExpectedRace e = ExpectedTotals(feed)[0];
   EXPECT_EQ((*svc)->races().Find(e.race_id)->Snapshot().votes, e.votes);
