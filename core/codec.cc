@@ -72,13 +72,23 @@ absl::Status CheckCounts(const flatbuffers::Vector<int64_t>* v, size_t expected,
                       absl::InvalidArgumentError(absl::StrCat(field, " has ", v->size(),
                                                               " entries, votes has ", expected)));
   }
-  // Hot path: one branch-free pass (read as unsigned, a negative count wraps
-  // above kMaxCount), and only a bad vector pays for finding which entry.
+  // Hot path: OR every count together, four chains wide. No bit at or above
+  // 2^29 (536 M, below kMaxCount; a negative count sets bit 63) means every
+  // count is valid; only a vector that fails this pays for the exact check.
+  // A compare per entry (the loop before) was a quarter of decode+verify.
   const int64_t* x = v->data();
-  bool bad = false;
-  for (size_t i = 0; i < expected; ++i) bad |= static_cast<uint64_t>(x[i]) > uint64_t{kMaxCount};
-  if (!bad) return absl::OkStatus();
-  for (size_t i = 0; i < expected; ++i) TW_RETURN_IF_ERROR(CheckCount(x[i], field));
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  size_t i = 0;
+  for (; i + 4 <= expected; i += 4) {
+    a |= static_cast<uint64_t>(x[i]);
+    b |= static_cast<uint64_t>(x[i + 1]);
+    c |= static_cast<uint64_t>(x[i + 2]);
+    d |= static_cast<uint64_t>(x[i + 3]);
+  }
+  for (; i < expected; ++i) a |= static_cast<uint64_t>(x[i]);
+  static_assert(kMaxCount >= (int64_t{1} << 29));
+  if (((a | b | c | d) >> 29) == 0) return absl::OkStatus();
+  for (i = 0; i < expected; ++i) TW_RETURN_IF_ERROR(CheckCount(x[i], field));
   return absl::OkStatus();
 }
 

@@ -119,12 +119,25 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   if (p.seen && u.version <= p.version) return Applied::kStale;
 
   const RaceModel::Precinct& def = model_->precincts[u.precinct.value];
-  int64_t* old = &precinct_votes_[static_cast<size_t>(u.precinct.value) * k_];
+  const size_t k = k_;
+  // Raw pointers: Debian's Abseil is hardened, so a Span index is a bounds
+  // check per read; the size was checked at decode.
+  const int64_t* const votes = u.votes.data();
+  int64_t* const old = &precinct_votes_[static_cast<size_t>(u.precinct.value) * k];
+  // The deltas go straight into the window's new entry (or a scratch when
+  // the tally is too old to enter): no copies, no memmove calls per apply.
+  int64_t* const entry = EnterWindow(u.event_time_ms);
+  int64_t* const delta = entry != nullptr ? entry : deltas_.data();
+  int64_t* const net = window_net_.data();
+  const int64_t entering = entry != nullptr ? -1 : 0;  // a mask: net starts at the delta or 0
   int64_t sum = 0, delta_sum = 0;
-  for (size_t c = 0; c < k_; ++c) {
-    deltas_[c] = u.votes[c] - old[c];
-    delta_sum += deltas_[c];
-    sum += u.votes[c];
+  for (size_t c = 0; c < k; ++c) {
+    const int64_t d = votes[c] - old[c];
+    delta[c] = d;
+    net[c] = d & entering;
+    delta_sum += d;
+    sum += votes[c];
+    old[c] = votes[c];
   }
   const int64_t ballots = u.ballots_cast >= 0 ? u.ballots_cast : sum;
   const int64_t uncounted = UncountedOf(def, ballots, u.complete);
@@ -132,15 +145,16 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   const int64_t unknown_open_delta =
       def.registered_voters < 0 ? -(int64_t{u.complete} - int64_t{p.complete}) : 0;
   const size_t county = CountySlot(def.county);
+  LeaveWindow(net);
 
   std::atomic<int64_t>* const w = words_.get();
-  const int64_t* const delta = deltas_.data();
-  const size_t k = k_;
+  const size_t window = WindowSlot(0);
   const uint64_t s = seq_.load(std::memory_order_relaxed);
   seq_.store(s + 1, std::memory_order_relaxed);
   for (size_t c = 0; c < k; ++c) {
-    Add(w, kHeader + c, delta[c]);
-    Add(w, county + 3 + c, delta[c]);
+    AddAlways(w, kHeader + c, delta[c]);
+    AddAlways(w, county + 3 + c, delta[c]);
+    AddAlways(w, window + c, net[c]);
   }
   Add(w, kTotalVotes, delta_sum);
   Add(w, kBallots, ballots - p.ballots);
@@ -150,11 +164,9 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   Add(w, kUncounted, uncounted - (p.seen ? p.uncounted : UncountedOf(def, 0, false)));
   Add(w, kUnknownOpen, unknown_open_delta);
   Add(w, kApplied, 1);
-  AddToWindow(u.event_time_ms, delta);
   w[kLastEventTime].store(max_event_time_, std::memory_order_release);
   seq_.store(s + 2, std::memory_order_release);
 
-  std::copy(u.votes.begin(), u.votes.end(), old);
   p.version = u.version;
   p.ballots = ballots;
   p.uncounted = uncounted;
@@ -167,37 +179,35 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
 // of event time. Entries are kept in arrival order; a late entry whose time
 // is already outside the window is not added, and eviction pops from the
 // front while the front is outside the window.
-void RaceState::AddToWindow(int64_t t, const int64_t* deltas) {
+int64_t* RaceState::EnterWindow(int64_t t) {
   max_event_time_ = std::max(max_event_time_, t);
-  const int64_t cutoff = max_event_time_ - window_ms_;
-  const size_t k = k_, stride = k + 1, first = WindowSlot(0);
-  std::atomic<int64_t>* const w = words_.get();
-  // What enters and leaves the window, netted: one store per candidate.
-  int64_t* const net = window_net_.data();
-  if (t > cutoff) {
-    if (window_size_ == window_cap_) {  // full: grow, unrolling the ring
-      const size_t grown_cap = std::max<size_t>(16, window_cap_ * 2);
-      std::vector<int64_t> grown(grown_cap * stride);
-      for (size_t i = 0; i < window_size_; ++i) {
-        const size_t from = ((window_head_ + i) % window_cap_) * stride;
-        std::copy_n(&window_ring_[from], stride, &grown[i * stride]);
-      }
-      window_ring_.swap(grown);
-      window_cap_ = grown_cap;
-      window_head_ = 0;
+  if (t <= max_event_time_ - window_ms_) return nullptr;
+  const size_t stride = k_ + 1;
+  if (window_size_ == window_cap_) {  // full: grow, unrolling the ring
+    const size_t grown_cap = std::max<size_t>(16, window_cap_ * 2);
+    std::vector<int64_t> grown(grown_cap * stride);
+    for (size_t i = 0; i < window_size_; ++i) {
+      const size_t from = ((window_head_ + i) % window_cap_) * stride;
+      std::copy_n(&window_ring_[from], stride, &grown[i * stride]);
     }
-    // Wrap by comparison, not %: a 64-bit division per apply cost more than
-    // the rest of the window's work.
-    size_t tail = window_head_ + window_size_;
-    if (tail >= window_cap_) tail -= window_cap_;
-    int64_t* e = &window_ring_[tail * stride];
-    e[0] = t;
-    std::copy_n(deltas, k, e + 1);
-    std::copy_n(deltas, k, net);
-    ++window_size_;
-  } else {
-    std::fill_n(net, k, 0);
+    window_ring_.swap(grown);
+    window_cap_ = grown_cap;
+    window_head_ = 0;
   }
+  // Wrap by comparison, not %: a 64-bit division per apply cost more than
+  // the rest of the window's work.
+  size_t tail = window_head_ + window_size_;
+  if (tail >= window_cap_) tail -= window_cap_;
+  int64_t* e = &window_ring_[tail * stride];
+  e[0] = t;
+  ++window_size_;
+  return e + 1;
+}
+
+// Pops what fell out of the window, subtracting it from `net`.
+void RaceState::LeaveWindow(int64_t* net) {
+  const int64_t cutoff = max_event_time_ - window_ms_;
+  const size_t k = k_, stride = k + 1;
   while (window_size_ > 0) {
     const int64_t* e = &window_ring_[window_head_ * stride];
     if (e[0] > cutoff) break;
@@ -205,7 +215,6 @@ void RaceState::AddToWindow(int64_t t, const int64_t* deltas) {
     if (++window_head_ == window_cap_) window_head_ = 0;
     --window_size_;
   }
-  for (size_t c = 0; c < k; ++c) Add(w, first + c, net[c]);
 }
 
 RaceSnapshot RaceState::Snapshot() const {
