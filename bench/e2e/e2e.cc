@@ -198,12 +198,15 @@ absl::Status Produce(const EndToEndOptions& o, const kafka::KafkaConfig& cfg, co
   for (size_t i = 0; i < in.events.size(); ++i) {
     int64_t sent = NowUnixUs();
     if (o.rate > 0) {
+      // Ahead of schedule: sleep, then send whatever fell due meanwhile in
+      // one burst. Spinning to hit every due time (as this loop did below
+      // 200 us ahead) took CPU the consumers and the broker need on 2
+      // cores: `--raw --rate 60000 --mix 0:1 --events 900000` on a real
+      // broker used 18.7 and 17.8 CPU s per million events spinning, 11.2
+      // and 11.1 sleeping. Latency still counts from `due`, so a late
+      // wake-up shows up as latency.
       const int64_t due = start + static_cast<int64_t>(i * 1e6 / o.rate);
-      while (sent < due) {
-        if (due - sent > 200)
-          std::this_thread::sleep_for(std::chrono::microseconds(due - sent - 100));
-        sent = NowUnixUs();
-      }
+      if (due > sent) std::this_thread::sleep_for(std::chrono::microseconds(due - sent));
       sent = due;
     }
     const Input::Event& e = in.events[i];
