@@ -52,22 +52,19 @@ std::string ServiceProbe::PrometheusText() const {
   auto counter = [&](const char* name, const char* help) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " counter\n");
   };
-  counter("tallywire_events_consumed_total", "Messages consumed, by topic.");
-  for (int t = 0; t < 2; ++t)
-    absl::StrAppend(&out, "tallywire_events_consumed_total{topic=\"", kTopics[t], "\"} ",
-                    consumed_[t].Get(), "\n");
-  counter("tallywire_events_applied_total", "Events applied to the aggregates, by topic.");
-  for (int t = 0; t < 2; ++t)
-    absl::StrAppend(&out, "tallywire_events_applied_total{topic=\"", kTopics[t], "\"} ",
-                    applied_[t].Get(), "\n");
+  auto by_topic = [&](const char* name, const char* help, const auto& counters) {
+    counter(name, help);
+    for (size_t t = 0; t < counters.size(); ++t)
+      absl::StrAppend(&out, name, "{topic=\"", kTopics[t], "\"} ", counters[t].Get(), "\n");
+  };
+  by_topic("tallywire_events_consumed_total", "Messages consumed, by topic.", consumed_);
+  by_topic("tallywire_events_applied_total", "Events applied to the aggregates, by topic.",
+           applied_);
   counter("tallywire_tallies_stale_total",
           "Tallies ignored: an equal or newer version was applied.");
   absl::StrAppend(&out, "tallywire_tallies_stale_total ", stale_.Get(), "\n");
-  counter("tallywire_events_restored_total",
-          "Events replayed to rebuild state after an assignment, by topic.");
-  for (int t = 0; t < 2; ++t)
-    absl::StrAppend(&out, "tallywire_events_restored_total{topic=\"", kTopics[t], "\"} ",
-                    restored_[t].Get(), "\n");
+  by_topic("tallywire_events_restored_total",
+           "Events replayed to rebuild state after an assignment, by topic.", restored_);
   counter("tallywire_alerts_total", "Alerts published, by kind.");
   for (int k = 0; k < kAlertKinds; ++k)
     absl::StrAppend(&out, "tallywire_alerts_total{kind=\"",

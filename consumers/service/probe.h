@@ -60,8 +60,14 @@ class ServiceProbe {
   uint64_t restored(SourceTopic t) const { return restored_[static_cast<int>(t)].Get(); }
   // Consumed minus replays. Every offset counts here at least once, so
   // waiting for n of these waits for n messages even when a rebalance moved
-  // a partition and its new owner replayed it.
-  uint64_t consumed_new(SourceTopic t) const { return consumed(t) - restored(t); }
+  // a partition and its new owner replayed it. A worker counts a message
+  // consumed before it counts it restored: read restored first, and never
+  // let a replay racing this read wrap the difference below zero.
+  uint64_t consumed_new(SourceTopic t) const {
+    const uint64_t replays = restored(t);
+    const uint64_t all = consumed(t);
+    return all > replays ? all - replays : 0;
+  }
   uint64_t alerts(int kind) const { return alerts_[kind].Get(); }
   uint64_t alerts_total() const;
   uint64_t dead_lettered() const;
