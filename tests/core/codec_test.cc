@@ -121,6 +121,26 @@ TEST(Codec, DecoderRejectsOtherTables) {
   EXPECT_FALSE(DecodeRaceDefinition(AsBytes(post)).ok());
 }
 
+// The check ORs counts four at a time plus a remainder: a bad count is found
+// in every position of a vector longer than one stride.
+TEST(Codec, ABadCountIsFoundInEveryPositionOfA19CandidateTally) {
+  TallyEvent t = SampleTally();
+  t.by_type.reset();
+  t.votes.assign(19, 1000);
+  ASSERT_TRUE(DecodeTally(AsBytes(EncodeTally(t))).ok());
+  for (size_t i = 0; i < t.votes.size(); ++i) {
+    SCOPED_TRACE(::testing::Message() << "position " << i);
+    for (int64_t bad : {int64_t{-1}, kMaxCount + 1}) {
+      TallyEvent u = t;
+      u.votes[i] = bad;
+      EXPECT_FALSE(DecodeTally(AsBytes(EncodeTally(u))).ok());
+    }
+    TallyEvent edge = t;
+    edge.votes[i] = kMaxCount;  // above the fast check's 2^29, still valid
+    EXPECT_TRUE(DecodeTally(AsBytes(EncodeTally(edge))).ok());
+  }
+}
+
 TEST(Codec, NegativeAndOverflowingCountsAreRejected) {
   TallyEvent t = SampleTally();
   t.votes[1] = -5;
