@@ -2,7 +2,7 @@
 // librdkafka's mutex reports is suppressed, a race of ours is not.
 //
 //   tsan_suppressions_check librdkafka-mutex   # exits 0
-//   tsan_suppressions_check our-race           # TSan halts it (WILL_FAIL)
+//   tsan_suppressions_check our-race           # TSan reports a data race
 #include <threads.h>
 
 #include <atomic>
@@ -34,18 +34,26 @@ int LibrdkafkaMutex() {
 }
 
 // A plain race on a thread started through thrd_create, as our callbacks run
-// on librdkafka's threads.
+// on librdkafka's threads. Both threads are kept inside their loops at once
+// (a relaxed flag gives TSan no happens-before), so the report does not hang
+// on how the scheduler orders one increment each: CI once saw none.
 int counter = 0;
+std::atomic<bool> child_running{false};
+std::atomic<bool> stop{false};
 int OurRace() {
   thrd_t t;
   thrd_create(
       &t,
       [](void*) {
-        ++counter;
+        child_running.store(true, std::memory_order_relaxed);
+        while (!stop.load(std::memory_order_relaxed)) ++counter;
         return 0;
       },
       nullptr);
-  ++counter;
+  while (!child_running.load(std::memory_order_relaxed)) {
+  }
+  for (int i = 0; i < 100000; ++i) ++counter;
+  stop.store(true, std::memory_order_relaxed);
   thrd_join(t, nullptr);
   return 0;
 }
