@@ -22,23 +22,26 @@ namespace tallywire {
 
 enum class SourceTopic { kTallies = 0, kPosts = 1, kCount = 2 };
 
+// Release and acquire (free on x86, where every fetch_add is a full
+// barrier): a reader who sees a count also sees what the worker did before
+// counting it, such as a published race or the replays of consumed_new.
 struct alignas(kCacheLineBytes) PaddedCounter {
   std::atomic<uint64_t> value{0};
-  void Add(uint64_t n = 1) { value.fetch_add(n, std::memory_order_relaxed); }
-  uint64_t Get() const { return value.load(std::memory_order_relaxed); }
+  void Add(uint64_t n = 1) { value.fetch_add(n, std::memory_order_release); }
+  uint64_t Get() const { return value.load(std::memory_order_acquire); }
 };
 
 class ServiceProbe {
  public:
   static constexpr int kAlertKinds = 7;
 
-  void on_consumed(SourceTopic t) { consumed_[static_cast<int>(t)].Add(); }
+  void on_consumed(SourceTopic t, uint64_t n = 1) { consumed_[static_cast<int>(t)].Add(n); }
   void on_applied(SourceTopic t, int64_t apply_ns) {
     applied_[static_cast<int>(t)].Add();
     apply_latency_ns_.Record(apply_ns);
   }
   void on_stale() { stale_.Add(); }
-  void on_restored(SourceTopic t) { restored_[static_cast<int>(t)].Add(); }
+  void on_restored(SourceTopic t, uint64_t n = 1) { restored_[static_cast<int>(t)].Add(n); }
   void on_alert(int kind) { alerts_[kind].Add(); }
   void on_alert_delivered(int64_t produce_to_alert_us) {
     produce_to_alert_us_.Record(produce_to_alert_us);
@@ -60,12 +63,13 @@ class ServiceProbe {
   uint64_t restored(SourceTopic t) const { return restored_[static_cast<int>(t)].Get(); }
   // Consumed minus replays. Every offset counts here at least once, so
   // waiting for n of these waits for n messages even when a rebalance moved
-  // a partition and its new owner replayed it. A worker counts a message
-  // consumed before it counts it restored: read restored first, and never
-  // let a replay racing this read wrap the difference below zero.
+  // a partition and its new owner replayed it. A worker counts a batch's
+  // replays before counting the batch consumed, so reading consumed first
+  // never counts a replay as new; a replay counted between the two reads
+  // makes the difference smaller (never below zero), not larger.
   uint64_t consumed_new(SourceTopic t) const {
-    const uint64_t replays = restored(t);
     const uint64_t all = consumed(t);
+    const uint64_t replays = restored(t);
     return all > replays ? all - replays : 0;
   }
   uint64_t alerts(int kind) const { return alerts_[kind].Get(); }

@@ -7,6 +7,7 @@
 //   std::thread t([&] { w.Run(&stop, &all_committed); });
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <latch>
@@ -62,6 +63,10 @@ class Worker {
   };
 
   void Handle(const rd_kafka_message_t& m);
+  // Ends a batch of handled messages: publishes the races it changed, then
+  // counts its messages consumed, so a reader who has seen the count sees
+  // the totals too.
+  void EndBatch();
   absl::Status OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes,
                        bool restoring);
   absl::Status OnRaceDefinition(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes);
@@ -95,9 +100,11 @@ class Worker {
   std::vector<std::string> hashtags_;                                      // scratch, per post
   std::string folded_;                                                     // scratch, per post
   int64_t last_publish_ns_ = 0;
-  std::vector<AlertEvent> alerts_;  // scratch, reused per event
-  AlignedBytes aligned_;            // Kafka payloads may sit at any address
-  int64_t origin_us_ = 0;           // produce time of the message being handled
+  std::vector<std::shared_ptr<RaceState>> unpublished_races_;    // changed in this batch
+  std::array<uint64_t, 2> batch_consumed_{}, batch_restored_{};  // by SourceTopic
+  std::vector<AlertEvent> alerts_;                               // scratch, reused per event
+  AlignedBytes aligned_;   // Kafka payloads may sit at any address
+  int64_t origin_us_ = 0;  // produce time of the message being handled
   bool shutting_down_ = false;
   std::atomic<bool> joined_{false};
   std::atomic<bool> caught_up_{false};

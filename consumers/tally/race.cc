@@ -75,10 +75,9 @@ RaceState::RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions op
       precincts_(model_->precincts.size()),
       precinct_votes_(model_->precincts.size() * k_, 0),
       deltas_(k_, 0),
-      window_net_(k_, 0),
-      word_count_(kHeader + 2 * k_ + model_->counties.size() * (3 + k_)) {
-  words_ = std::make_unique<std::atomic<int64_t>[]>(word_count_);
-  for (size_t i = 0; i < word_count_; ++i) words_[i].store(0, std::memory_order_relaxed);
+      totals_(kHeader + 2 * k_ + model_->counties.size() * (3 + k_), 0),
+      county_dirty_(model_->counties.size(), false),
+      word_count_(totals_.size()) {
   int64_t registered = 0, uncounted = 0, unknown = 0;
   for (const RaceModel::Precinct& p : model_->precincts) {
     if (p.registered_voters < 0) {
@@ -87,11 +86,13 @@ RaceState::RaceState(std::shared_ptr<const RaceModel> model, RaceStateOptions op
       registered += p.registered_voters;
       uncounted += p.registered_voters;
     }
-    words_[CountySlot(p.county) + 2].fetch_add(1, std::memory_order_relaxed);
+    ++totals_[CountySlot(p.county) + 2];
   }
-  words_[kRegistered].store(registered, std::memory_order_relaxed);
-  words_[kUncounted].store(uncounted, std::memory_order_relaxed);
-  words_[kUnknownOpen].store(unknown, std::memory_order_relaxed);
+  totals_[kRegistered] = registered;
+  totals_[kUncounted] = uncounted;
+  totals_[kUnknownOpen] = unknown;
+  words_ = std::make_unique<std::atomic<int64_t>[]>(word_count_);
+  for (size_t i = 0; i < word_count_; ++i) words_[i].store(totals_[i], std::memory_order_relaxed);
 }
 
 void RaceState::AssertOwner() {
@@ -112,6 +113,38 @@ int64_t RaceState::UncountedOf(const RaceModel::Precinct& p, int64_t ballots, bo
   return std::max<int64_t>(0, p.registered_voters - ballots);
 }
 
+namespace {
+
+struct Sums {
+  int64_t votes, delta;
+};
+
+// Apply's per-candidate work. Parameters, not locals, carry __restrict:
+// that is where GCC honours it, and vectorizes without runtime alias checks.
+Sums MoveTotals(size_t k, const int64_t* __restrict votes, int64_t* __restrict old,
+                int64_t* __restrict delta, int64_t* __restrict race_votes,
+                int64_t* __restrict county_votes, int64_t* __restrict window_votes,
+                int64_t entering) {
+  Sums s{0, 0};
+  for (size_t c = 0; c < k; ++c) {
+    const int64_t d = votes[c] - old[c];
+    delta[c] = d;
+    race_votes[c] += d;
+    county_votes[c] += d;
+    window_votes[c] += d & entering;
+    s.delta += d;
+    s.votes += votes[c];
+    old[c] = votes[c];
+  }
+  return s;
+}
+
+void Subtract(size_t k, const int64_t* __restrict from, int64_t* __restrict to) {
+  for (size_t c = 0; c < k; ++c) to[c] -= from[c];
+}
+
+}  // namespace
+
 RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   AssertOwner();
   assert(u.votes.size() == k_ && u.precinct.value < precincts_.size());
@@ -120,52 +153,39 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
 
   const RaceModel::Precinct& def = model_->precincts[u.precinct.value];
   const size_t k = k_;
+  const size_t county = CountySlot(def.county);
   // Raw pointers: Debian's Abseil is hardened, so a Span index is a bounds
   // check per read; the size was checked at decode.
   const int64_t* const votes = u.votes.data();
   int64_t* const old = &precinct_votes_[static_cast<size_t>(u.precinct.value) * k];
+  int64_t* const t = totals_.data();
+  int64_t* const window_votes = t + WindowSlot(0);
   // The deltas go straight into the window's new entry (or a scratch when
-  // the tally is too old to enter): no copies, no memmove calls per apply.
+  // the tally is too old to enter): no copies per apply.
   int64_t* const entry = EnterWindow(u.event_time_ms);
   int64_t* const delta = entry != nullptr ? entry : deltas_.data();
-  int64_t* const net = window_net_.data();
-  const int64_t entering = entry != nullptr ? -1 : 0;  // a mask: net starts at the delta or 0
-  int64_t sum = 0, delta_sum = 0;
-  for (size_t c = 0; c < k; ++c) {
-    const int64_t d = votes[c] - old[c];
-    delta[c] = d;
-    net[c] = d & entering;
-    delta_sum += d;
-    sum += votes[c];
-    old[c] = votes[c];
-  }
+  const int64_t entering = entry != nullptr ? -1 : 0;  // a mask: the window gains d or 0
+  const Sums sums =
+      MoveTotals(k, votes, old, delta, t + kHeader, t + county + 3, window_votes, entering);
+  const int64_t sum = sums.votes, delta_sum = sums.delta;
+  LeaveWindow(window_votes);
   const int64_t ballots = u.ballots_cast >= 0 ? u.ballots_cast : sum;
   const int64_t uncounted = UncountedOf(def, ballots, u.complete);
   const int64_t reporting_delta = int64_t{u.complete} - int64_t{p.complete};
-  const int64_t unknown_open_delta =
-      def.registered_voters < 0 ? -(int64_t{u.complete} - int64_t{p.complete}) : 0;
-  const size_t county = CountySlot(def.county);
-  LeaveWindow(net);
-
-  std::atomic<int64_t>* const w = words_.get();
-  const size_t window = WindowSlot(0);
-  const uint64_t s = seq_.load(std::memory_order_relaxed);
-  seq_.store(s + 1, std::memory_order_relaxed);
-  for (size_t c = 0; c < k; ++c) {
-    AddAlways(w, kHeader + c, delta[c]);
-    AddAlways(w, county + 3 + c, delta[c]);
-    AddAlways(w, window + c, net[c]);
+  t[kTotalVotes] += delta_sum;
+  t[kBallots] += ballots - p.ballots;
+  t[county] += ballots - p.ballots;
+  t[kReporting] += reporting_delta;
+  t[county + 1] += reporting_delta;
+  t[kUncounted] += uncounted - (p.seen ? p.uncounted : UncountedOf(def, 0, false));
+  if (def.registered_voters < 0) t[kUnknownOpen] -= reporting_delta;
+  ++t[kApplied];
+  t[kLastEventTime] = max_event_time_;
+  if (!county_dirty_[def.county]) {
+    county_dirty_[def.county] = true;
+    dirty_counties_.push_back(def.county);
   }
-  Add(w, kTotalVotes, delta_sum);
-  Add(w, kBallots, ballots - p.ballots);
-  Add(w, county, ballots - p.ballots);
-  Add(w, kReporting, reporting_delta);
-  Add(w, county + 1, reporting_delta);
-  Add(w, kUncounted, uncounted - (p.seen ? p.uncounted : UncountedOf(def, 0, false)));
-  Add(w, kUnknownOpen, unknown_open_delta);
-  Add(w, kApplied, 1);
-  w[kLastEventTime].store(max_event_time_, std::memory_order_release);
-  seq_.store(s + 2, std::memory_order_release);
+  unpublished_ = true;
 
   p.version = u.version;
   p.ballots = ballots;
@@ -173,6 +193,26 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   p.complete = u.complete;
   p.seen = true;
   return Applied::kApplied;
+}
+
+void RaceState::Publish() {
+  AssertOwner();
+  if (!unpublished_) return;
+  std::atomic<int64_t>* const w = words_.get();
+  const int64_t* const t = totals_.data();
+  const uint64_t s = seq_.load(std::memory_order_relaxed);
+  seq_.store(s + 1, std::memory_order_relaxed);
+  // The race-wide words, then only the counties that changed.
+  for (size_t i = 0; i < CountySlot(0); ++i) w[i].store(t[i], std::memory_order_release);
+  for (uint32_t j : dirty_counties_) {
+    for (size_t i = CountySlot(j), end = i + 3 + k_; i < end; ++i) {
+      w[i].store(t[i], std::memory_order_release);
+    }
+    county_dirty_[j] = false;
+  }
+  seq_.store(s + 2, std::memory_order_release);
+  dirty_counties_.clear();
+  unpublished_ = false;
 }
 
 // The momentum window: each candidate's votes added in the last window_ms_
@@ -204,14 +244,13 @@ int64_t* RaceState::EnterWindow(int64_t t) {
   return e + 1;
 }
 
-// Pops what fell out of the window, subtracting it from `net`.
-void RaceState::LeaveWindow(int64_t* net) {
+void RaceState::LeaveWindow(int64_t* window_votes) {
   const int64_t cutoff = max_event_time_ - window_ms_;
   const size_t k = k_, stride = k + 1;
   while (window_size_ > 0) {
     const int64_t* e = &window_ring_[window_head_ * stride];
     if (e[0] > cutoff) break;
-    for (size_t c = 0; c < k; ++c) net[c] -= e[1 + c];
+    Subtract(k, e + 1, window_votes);
     if (++window_head_ == window_cap_) window_head_ = 0;
     --window_size_;
   }

@@ -4,24 +4,29 @@
 //   auto model = RaceModel::FromWire(*definition);      // decode time
 //   RaceState race(*model, {.window = absl::Minutes(30)});
 //   race.Apply({.precinct = 3, .version = 2, .votes = v});  // owner thread only
+//   race.Publish();                                         // owner, per batch
 //   RaceSnapshot s = race.Snapshot();                       // any thread
 //
 // Design: the writer keeps each precinct's latest report privately and
-// moves the published totals by the difference when a newer version arrives
-// (down as well as up); equal or older versions change nothing, which is what
-// makes duplicated and reordered input converge. The published totals live
-// in a seqlock: a sequence counter plus an array of std::atomic<int64_t>
-// words, with no standalone fences (ThreadSanitizer does not model them).
-// The writer stores the counter odd (relaxed), then each changed word with
-// release order, then the counter even (release). A reader loads the
-// counter (acquire), every word (acquire), and the counter again (relaxed).
-// If the reader saw any word of a write in progress, that word's release
-// store carries the odd counter with it, so the second load differs and the
-// reader retries; equal and even means one consistent state. All shared
-// words are atomics, so there is no data race for TSan or the C++ memory
-// model; on x86 release stores and acquire loads are plain movs, so the
-// writer pays no fence and no lock per apply. Readers retry while a write is
-// in progress and never block the writer.
+// moves the totals by the difference when a newer version arrives (down as
+// well as up); equal or older versions change nothing, which is what makes
+// duplicated and reordered input converge. Apply works on writer-private
+// plain arrays, which the compiler vectorizes; Publish() copies what changed
+// to the readers' words, once per consumer batch rather than once per tally
+// (the way Redpanda's shards own their state and hand out copies).
+// Snapshots therefore show the race as of the last Publish().
+//
+// The published words live in a seqlock: a sequence counter plus an array
+// of std::atomic<int64_t>, with no standalone fences (ThreadSanitizer does
+// not model them). The writer stores the counter odd (relaxed), then each
+// word with release order, then the counter even (release). A reader loads
+// the counter (acquire), every word (acquire), and the counter again
+// (relaxed). If the reader saw any word of a write in progress, that word's
+// release store carries the odd counter with it, so the second load differs
+// and the reader retries; equal and even means one consistent state. All
+// shared words are atomics, so there is no data race for TSan or the C++
+// memory model; on x86 release stores and acquire loads are plain movs.
+// Readers retry while a publish is in progress and never block the writer.
 #pragma once
 
 #include <atomic>
@@ -125,14 +130,20 @@ class RaceState {
   RaceState& operator=(const RaceState&) = delete;
 
   // Owner thread only. `u` must be resolved against this race's model.
+  // Readers see it after the next Publish().
   Applied Apply(const TallyUpdate& u);
-  // Any thread; never blocks the writer.
+  // Owner thread only: makes every apply so far visible to Snapshot(), in
+  // one step. Does nothing when nothing changed.
+  void Publish();
+  bool has_unpublished() const { return unpublished_; }
+  // Any thread; never blocks the writer. As of the last Publish().
   RaceSnapshot Snapshot() const;
 
   const RaceModel& model() const { return *model_; }
   const std::shared_ptr<const RaceModel>& model_ptr() const { return model_; }
 
-  // Owner-side reads for the detector (no seqlock needed: same thread).
+  // Owner-side reads for the detector: the writer's own totals, published
+  // or not.
   int64_t votes(size_t candidate) const { return Word(kHeader + candidate); }
   int64_t total_votes() const { return Word(kTotalVotes); }
   int64_t ballots_cast() const { return Word(kBallots); }
@@ -163,27 +174,15 @@ class RaceState {
     bool complete = false;
   };
 
-  int64_t Word(size_t i) const { return words_[i].load(std::memory_order_relaxed); }
-  // The writer adds to a published word. Callers pass words_.get() held in
-  // a local (the compiler reloads members after every atomic store); with
-  // the window's netted stores, BM_ApplyTally ran 130-135 ns against
-  // 140-166 ns without both, in interleaved runs. Add skips a zero (most
-  // race-wide deltas are); AddAlways is for the per-candidate loop, where a
-  // branch per word cost more than the store it saved: medians of 11
-  // interleaved runs, 151 ns with the branch, 99 ns without (2026-11-25).
-  static void Add(std::atomic<int64_t>* w, size_t i, int64_t d) {
-    if (d != 0) AddAlways(w, i, d);
-  }
-  static void AddAlways(std::atomic<int64_t>* w, size_t i, int64_t d) {
-    w[i].store(w[i].load(std::memory_order_relaxed) + d, std::memory_order_release);
-  }
+  int64_t Word(size_t i) const { return totals_[i]; }
   size_t WindowSlot(size_t c) const { return kHeader + k_ + c; }
   size_t CountySlot(size_t county) const { return kHeader + 2 * k_ + county * (3 + k_); }
   int64_t UncountedOf(const RaceModel::Precinct& p, int64_t ballots, bool complete) const;
   // Appends an entry for event time `t` and returns its k delta slots, or
   // nullptr when `t` is already outside the window.
   int64_t* EnterWindow(int64_t t);
-  void LeaveWindow(int64_t* net);
+  // Pops what fell out of the window, subtracting it from `window_votes`.
+  void LeaveWindow(int64_t* window_votes);
   void AssertOwner();
 
   std::shared_ptr<const RaceModel> model_;
@@ -191,9 +190,14 @@ class RaceState {
   const int64_t window_ms_;
   // Writer-private.
   std::vector<PrecinctState> precincts_;
-  std::vector<int64_t> precinct_votes_;                        // precincts x candidates
-  std::vector<int64_t> deltas_;                                // scratch, one per candidate
-  std::vector<int64_t> window_net_;                            // scratch, one per candidate
+  std::vector<int64_t> precinct_votes_;  // precincts x candidates
+  std::vector<int64_t> deltas_;          // scratch, one per candidate
+  std::vector<int64_t> totals_;          // the published words' layout, ahead of them
+  // Counties whose words changed since the last Publish(): a race has up to
+  // hundreds, a batch usually touches a few.
+  std::vector<uint32_t> dirty_counties_;
+  std::vector<bool> county_dirty_;
+  bool unpublished_ = false;
   std::vector<int64_t> window_ring_;                           // entries of [event_time, deltas...]
   size_t window_head_ = 0, window_size_ = 0, window_cap_ = 0;  // in entries
   int64_t max_event_time_ = 0;

@@ -18,8 +18,9 @@ TEST(ServiceProbe, ConsumedNewLeavesReplaysOutPerTopic) {
   EXPECT_NE(text.find("tallywire_events_restored_total{topic=\"posts\"} 0\n"), std::string::npos);
 }
 
-// A reader can see a replay's restored count before its consumed count; the
-// difference must read 0, not wrap to 2^64 - 1 and end a wait at once.
+// A worker counts a batch's replays before its consumed count, so a reader
+// can see the replays alone; the difference must read 0, not wrap to
+// 2^64 - 1 and end a wait at once.
 TEST(ServiceProbe, ConsumedNewNeverWrapsBelowZero) {
   ServiceProbe probe;
   probe.on_restored(SourceTopic::kTallies);

@@ -58,10 +58,17 @@ TEST(RaceStress, MillionEventsTwoWritersConcurrentReadersExactTotals) {
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
-      // Partitions w and w + kWriters, interleaved as a poll loop would see them.
+      // Partitions w and w + kWriters, interleaved as a poll loop would see
+      // them, published in batches as the worker does.
       const auto& a = partitions[w];
       const auto& b = partitions[w + kWriters];
+      std::vector<RaceState*> unpublished;
+      auto publish = [&] {
+        for (RaceState* r : unpublished) r->Publish();
+        unpublished.clear();
+      };
       for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        if (i % 32 == 0) publish();
         for (const auto* part : {&a, &b}) {
           if (i >= part->size()) continue;
           auto d = DecodeTallyFor(AsBytes((*part)[i]), [&](absl::string_view id) {
@@ -72,10 +79,12 @@ TEST(RaceStress, MillionEventsTwoWritersConcurrentReadersExactTotals) {
             errors.fetch_add(1);
             continue;
           }
+          if (!d->race->has_unpublished()) unpublished.push_back(d->race);
           d->race->Apply(d->update);
           applied.fetch_add(1, std::memory_order_relaxed);
         }
       }
+      publish();
     });
   }
   for (auto& t : writers) t.join();

@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "consumers/tally/decode.h"
 #include "core/reason.h"
 #include "gtest/gtest.h"
@@ -32,14 +33,21 @@ TallyEvent Report(const std::string& precinct, uint64_t version, std::vector<int
   return e;
 }
 
-// Encode + decode + apply, as the service does.
-absl::StatusOr<RaceState::Applied> Feed1(RaceState& race, const TallyEvent& t) {
+// Encode + decode + apply, as the service does, without publishing.
+absl::StatusOr<RaceState::Applied> Apply1(RaceState& race, const TallyEvent& t) {
   const std::string bytes = EncodeTally(t);
   auto d = DecodeTallyFor(AsBytes(bytes), [&](absl::string_view id) {
     return id == race.model().race_id ? &race : nullptr;
   });
   if (!d.ok()) return d.status();
   return race.Apply(d->update);
+}
+
+// The same, in a batch of one: published at once.
+absl::StatusOr<RaceState::Applied> Feed1(RaceState& race, const TallyEvent& t) {
+  absl::StatusOr<RaceState::Applied> applied = Apply1(race, t);
+  race.Publish();
+  return applied;
 }
 
 TEST(RaceState, CorrectionReplacesEarlierVersion) {
@@ -110,6 +118,69 @@ TEST(RaceState, MomentumWindowKeepsOnlyRecentEventTime) {
   ASSERT_TRUE(Feed1(race, Report("p3", 1, {10, 10}, false, 40 * 60000)).ok());
   EXPECT_EQ(race.Snapshot().window_votes, (std::vector<int64_t>{10, 60}));  // t=0 fell out
   EXPECT_EQ(race.Snapshot().votes, (std::vector<int64_t>{110, 60}));
+}
+
+TEST(RaceState, SnapshotsSeeAppliesOnlyOncePublished) {
+  RaceState race(*RaceModel::FromEvent(TwoCandidates()));
+  ASSERT_TRUE(Feed1(race, Report("p1", 1, {10, 20})).ok());
+  ASSERT_TRUE(Apply1(race, Report("p3", 1, {5, 5})).ok());
+  EXPECT_TRUE(race.has_unpublished());
+  EXPECT_EQ(race.votes(0), 15);  // the writer's own view is current
+  RaceSnapshot s = race.Snapshot();
+  EXPECT_EQ(s.votes, (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(s.applied, 1);
+  EXPECT_EQ(s.counties[1].votes, (std::vector<int64_t>{0, 0}));
+  race.Publish();
+  EXPECT_FALSE(race.has_unpublished());
+  s = race.Snapshot();
+  EXPECT_EQ(s.votes, (std::vector<int64_t>{15, 25}));
+  EXPECT_EQ(s.applied, 2);
+  EXPECT_EQ(s.counties[0].votes, (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(s.counties[1].votes, (std::vector<int64_t>{5, 5}));
+}
+
+// Publish() writes only the counties a batch touched: batches of every size
+// across many counties must publish what a batch-of-one writer publishes.
+TEST(RaceState, BatchedPublishesEqualPublishingEveryApply) {
+  RaceDefinitionEvent def = TwoCandidates();
+  def.precincts.clear();
+  for (int p = 0; p < 40; ++p) {
+    def.precincts.push_back({absl::StrCat("p", p), "P", absl::StrCat("county", p % 9), 100});
+  }
+  std::mt19937_64 rng(7);
+  std::vector<TallyEvent> feed;
+  std::vector<uint64_t> version(40, 0);
+  std::vector<std::vector<int64_t>> votes(40, std::vector<int64_t>{0, 0});
+  for (int i = 0; i < 600; ++i) {
+    const int p = static_cast<int>(rng() % 40);
+    for (int64_t& v : votes[p]) v += static_cast<int64_t>(rng() % 30) - 5;  // corrections too
+    for (int64_t& v : votes[p]) v = std::max<int64_t>(v, 0);
+    feed.push_back(Report(absl::StrCat("p", p), ++version[p], votes[p], i % 3 == 0,
+                          static_cast<int64_t>(i) * 60000));
+  }
+  for (size_t batch : {2u, 7u, 64u}) {
+    SCOPED_TRACE(::testing::Message() << "batch " << batch);
+    RaceState every(*RaceModel::FromEvent(def)), batched(*RaceModel::FromEvent(def));
+    for (size_t i = 0; i < feed.size(); ++i) {
+      ASSERT_TRUE(Feed1(every, feed[i]).ok());
+      ASSERT_TRUE(Apply1(batched, feed[i]).ok());
+      if ((i + 1) % batch != 0 && i + 1 != feed.size()) continue;
+      batched.Publish();
+      const RaceSnapshot a = batched.Snapshot(), b = every.Snapshot();
+      ASSERT_EQ(a.votes, b.votes) << "after " << i;
+      ASSERT_EQ(a.window_votes, b.window_votes);
+      ASSERT_EQ(a.ballots_cast, b.ballots_cast);
+      ASSERT_EQ(a.precincts_reporting, b.precincts_reporting);
+      ASSERT_EQ(a.uncounted_registered, b.uncounted_registered);
+      ASSERT_EQ(a.applied, b.applied);
+      ASSERT_EQ(a.counties.size(), 9u);
+      for (size_t j = 0; j < a.counties.size(); ++j) {
+        ASSERT_EQ(a.counties[j].votes, b.counties[j].votes) << a.counties[j].name;
+        ASSERT_EQ(a.counties[j].ballots_cast, b.counties[j].ballots_cast);
+        ASSERT_EQ(a.counties[j].precincts_reporting, b.counties[j].precincts_reporting);
+      }
+    }
+  }
 }
 
 // Thousands of reports, time always moving on: the ring grows, wraps and
