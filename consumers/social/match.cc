@@ -1,6 +1,8 @@
 #include "consumers/social/match.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <deque>
 #include <map>
 
@@ -23,21 +25,26 @@ static_assert(sizeof(kLatinFold) - 1 == 0x180 - 0xC0);
 
 enum class Kind { kLetter, kBoundary, kIgnore };
 
-// Reads one UTF-8 character at text[*pos], advances *pos, and appends its
-// folded form to *out when it is a letter or digit.
-Kind FoldOne(absl::string_view text, size_t* pos, std::string* out) {
+// ASCII in one lookup: the folded letter or digit, or 0 for a boundary.
+constexpr std::array<char, 128> kAsciiFold = [] {
+  std::array<char, 128> t{};
+  for (char c = '0'; c <= '9'; ++c) t[c] = c;
+  for (char c = 'a'; c <= 'z'; ++c) t[c] = c;
+  for (char c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<char>(c - 'A' + 'a');
+  return t;
+}();
+
+// Reads one UTF-8 character at text[*pos], advances *pos, and writes its
+// folded form (at most as many bytes as it read) at *out, advancing *out,
+// when it is a letter or digit.
+Kind FoldOne(absl::string_view text, size_t* pos, char** out) {
   const auto c = static_cast<unsigned char>(text[*pos]);
   if (c < 0x80) {
     ++*pos;
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-      out->push_back(static_cast<char>(c));
-      return Kind::kLetter;
-    }
-    if (c >= 'A' && c <= 'Z') {
-      out->push_back(static_cast<char>(c - 'A' + 'a'));
-      return Kind::kLetter;
-    }
-    return Kind::kBoundary;
+    const char f = kAsciiFold[c];
+    if (f == 0) return Kind::kBoundary;
+    *(*out)++ = f;
+    return Kind::kLetter;
   }
   const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
   if (n == 0 || *pos + n > text.size()) {  // stray continuation or cut short
@@ -53,12 +60,12 @@ Kind FoldOne(absl::string_view text, size_t* pos, std::string* out) {
     }
     cp = (cp << 6) | (cc & 0x3F);
   }
-  const absl::string_view raw = text.substr(*pos, n);
+  const char* raw = text.data() + *pos;
   *pos += n;
   if (cp >= 0xC0 && cp < 0x180) {
     const char base = kLatinFold[cp - 0xC0];
     if (base == ' ') return Kind::kBoundary;
-    out->push_back(base);
+    *(*out)++ = base;
     return Kind::kLetter;
   }
   if (cp >= 0x300 && cp < 0x370) return Kind::kIgnore;  // combining accents
@@ -67,23 +74,42 @@ Kind FoldOne(absl::string_view text, size_t* pos, std::string* out) {
   const bool letter = (cp >= 0x180 && cp < 0x2000) || (cp >= 0x2C00 && cp < 0x2E00) ||
                       (cp >= 0xA640 && cp < 0xA800);
   if (!letter) return Kind::kBoundary;
-  out->append(raw.data(), raw.size());
+  std::memcpy(*out, raw, n);
+  *out += n;
   return Kind::kLetter;
 }
 
 }  // namespace
 
 void FoldForMatching(absl::string_view text, std::string* out) {
+  // No character folds to more bytes than it takes, and a run of boundaries
+  // to one space: the text's size bounds the output, so write through a
+  // pointer and trim once, rather than push_back per byte.
   const size_t start = out->size();
+  out->resize(start + text.size());
+  char* const begin = out->data() + start;
+  char* o = begin;
   size_t pos = 0;
   while (pos < text.size()) {
-    if (FoldOne(text, &pos, out) == Kind::kBoundary && out->size() > start && out->back() != ' ') {
-      out->push_back(' ');
+    const auto c = static_cast<unsigned char>(text[pos]);
+    Kind kind;
+    if (c < 0x80) {  // the common case, inline
+      ++pos;
+      const char f = kAsciiFold[c];
+      if (f != 0) {
+        *o++ = f;
+        continue;
+      }
+      kind = Kind::kBoundary;
+    } else {
+      kind = FoldOne(text, &pos, &o);
     }
+    if (kind == Kind::kBoundary && o != begin && o[-1] != ' ') *o++ = ' ';
   }
+  out->resize(static_cast<size_t>(o - out->data()));
 }
 
-MentionMatcher::MentionMatcher() : delta_(1, 0), out_begin_{0, 0} {}
+MentionMatcher::MentionMatcher() : delta_(1, 0), first_output_row_(1), out_begin_{0, 0} {}
 
 MentionMatcher MentionMatcher::Build(const std::vector<MentionTerm>& terms) {
   // Trie with sparse children, then failure links by BFS, then the full DFA.
@@ -139,10 +165,36 @@ MentionMatcher MentionMatcher::Build(const std::vector<MentionTerm>& terms) {
       queue.push_back(child);
     }
   }
+  // Renumber: states without outputs first (the root, 0, has none), then
+  // the others; rows premultiplied by the class count.
+  const int n = static_cast<int>(trie.size());
+  std::vector<int> renamed(n);
+  std::vector<int> by_new;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int s = 0; s < n; ++s) {
+      if (trie[s].out.empty() == (pass == 0)) {
+        renamed[s] = static_cast<int>(by_new.size());
+        by_new.push_back(s);
+      }
+    }
+  }
+  std::vector<int32_t> rows(m.delta_.size());
+  for (int s = 0; s < n; ++s) {
+    for (int k = 0; k < m.classes_; ++k) {
+      rows[renamed[s] * m.classes_ + k] = renamed[m.delta_[s * m.classes_ + k]] * m.classes_;
+    }
+  }
+  m.delta_.swap(rows);
+  m.first_output_row_ = 0;
+  while (m.first_output_row_ < n && trie[by_new[m.first_output_row_]].out.empty()) {
+    ++m.first_output_row_;
+  }
+  m.first_output_row_ *= m.classes_;
   m.out_begin_.assign(1, 0);
   m.outputs_.clear();
-  for (const Node& n : trie) {
-    m.outputs_.insert(m.outputs_.end(), n.out.begin(), n.out.end());
+  for (int s : by_new) {
+    const Node& node = trie[s];
+    m.outputs_.insert(m.outputs_.end(), node.out.begin(), node.out.end());
     m.out_begin_.push_back(static_cast<int32_t>(m.outputs_.size()));
   }
   return m;
@@ -156,9 +208,12 @@ void MentionMatcher::Match(absl::string_view text, std::vector<int32_t>* targets
   f.clear();
   FoldForMatching(text, &f);
   const size_t n = f.size();
-  int s = 0;
+  const int32_t* const delta = delta_.data();
+  int32_t row = 0;
   for (size_t i = 0; i < n; ++i) {
-    s = Next(s, static_cast<unsigned char>(f[i]));
+    row = delta[row + byte_class_[static_cast<unsigned char>(f[i])]];
+    if (row < first_output_row_) continue;
+    const int32_t s = row / classes_;
     for (int32_t k = out_begin_[s]; k < out_begin_[s + 1]; ++k) {
       const Output& o = outputs_[k];
       const size_t start = i + 1 - static_cast<size_t>(o.length);
@@ -173,28 +228,36 @@ void MentionMatcher::Match(absl::string_view text, std::vector<int32_t>* targets
 
 void ExtractHashtags(absl::string_view text, std::vector<std::string>* tags) {
   tags->clear();
+  // '#' and whole characters up to kMaxHashtagBytes; the spare bytes take
+  // the character that overflows, which is then dropped with all after it.
+  char buf[kMaxHashtagBytes + 4];
+  char* const cap = buf + kMaxHashtagBytes;
   size_t pos = 0;
   while (pos < text.size()) {
-    if (text[pos++] != '#') continue;
-    std::string tag = "#";
+    const void* hash = std::memchr(text.data() + pos, '#', text.size() - pos);
+    if (hash == nullptr) break;
+    pos = static_cast<size_t>(static_cast<const char*>(hash) - text.data()) + 1;
+    char* o = buf;
+    *o++ = '#';
+    bool full = false;
     while (pos < text.size()) {
+      char* const before = o;
       if (text[pos] == '_') {
-        tag.push_back('_');
         ++pos;
-        continue;
+        *o++ = '_';
+      } else {
+        size_t next = pos;
+        if (FoldOne(text, &next, &o) == Kind::kBoundary) break;
+        pos = next;
       }
-      size_t next = pos;
-      if (FoldOne(text, &next, &tag) == Kind::kBoundary) break;
-      pos = next;
+      if (full || o > cap) {
+        o = before;
+        full = true;
+      }
     }
-    if (tag.size() > kMaxHashtagBytes) {
-      // Cut on a character boundary.
-      size_t cut = kMaxHashtagBytes;
-      while (cut > 1 && (static_cast<unsigned char>(tag[cut]) & 0xC0) == 0x80) --cut;
-      tag.resize(cut);
-    }
+    const absl::string_view tag(buf, static_cast<size_t>(o - buf));
     if (tag.size() > 1 && std::find(tags->begin(), tags->end(), tag) == tags->end()) {
-      tags->push_back(std::move(tag));
+      tags->emplace_back(tag);
     }
   }
 }

@@ -46,13 +46,14 @@ class MentionMatcher {
   size_t states() const { return out_begin_.size() - 1; }
 
  private:
-  int Next(int state, unsigned char c) const {
-    return delta_[static_cast<size_t>(state) * classes_ + byte_class_[c]];
-  }
-
   uint8_t byte_class_[256] = {};
   int classes_ = 1;
-  std::vector<int32_t> delta_;  // full DFA: state × byte class → state
+  // Full DFA over byte classes. States are numbered so that those with
+  // outputs come last, and each entry holds the next state's row offset
+  // (state × classes_): a step is one load, and "any output here?" one
+  // compare against first_output_row_.
+  std::vector<int32_t> delta_;
+  int32_t first_output_row_ = 0;
   struct Output {
     int32_t target;
     int32_t length;  // of the folded pattern, for the boundary check

@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "consumers/alerts/burst.h"
 #include "consumers/social/catalog.h"
 #include "consumers/social/match.h"
@@ -93,6 +94,211 @@ TEST(Matcher, Hashtags) {
   ExtractHashtags("#aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &tags);
   ASSERT_EQ(tags.size(), 1u);
   EXPECT_EQ(tags[0].size(), kMaxHashtagBytes);
+}
+
+// The first implementation, a character at a time through std::string,
+// kept as the oracle for the table-driven one in match.cc.
+namespace oracle {
+
+constexpr char kLatinFold[] =
+    "aaaaaaaceeeeiiiidnooooo ouuuuyts"  // U+00C0
+    "aaaaaaaceeeeiiiidnooooo ouuuuyty"  // U+00E0
+    "aaaaaaccccccccdd"                  // U+0100
+    "ddeeeeeeeeeegggg"                  // U+0110
+    "gggghhhhiiiiiiii"                  // U+0120
+    "iiiijjkkklllllll"                  // U+0130
+    "lllnnnnnnnnnoooo"                  // U+0140
+    "oooorrrrrrssssss"                  // U+0150
+    "ssttttttuuuuuuuu"                  // U+0160
+    "uuuuwwyyyzzzzzzs";                 // U+0170
+static_assert(sizeof(kLatinFold) - 1 == 0x180 - 0xC0);
+
+enum class Kind { kLetter, kBoundary, kIgnore };
+
+Kind FoldOne(absl::string_view text, size_t* pos, std::string* out) {
+  const auto c = static_cast<unsigned char>(text[*pos]);
+  if (c < 0x80) {
+    ++*pos;
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out->push_back(static_cast<char>(c));
+      return Kind::kLetter;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      out->push_back(static_cast<char>(c - 'A' + 'a'));
+      return Kind::kLetter;
+    }
+    return Kind::kBoundary;
+  }
+  const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+  if (n == 0 || *pos + n > text.size()) {  // stray continuation or cut short
+    ++*pos;
+    return Kind::kBoundary;
+  }
+  uint32_t cp = c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<unsigned char>(text[*pos + k]);
+    if ((cc & 0xC0) != 0x80) {
+      ++*pos;
+      return Kind::kBoundary;
+    }
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  const absl::string_view raw = text.substr(*pos, n);
+  *pos += n;
+  if (cp >= 0xC0 && cp < 0x180) {
+    const char base = kLatinFold[cp - 0xC0];
+    if (base == ' ') return Kind::kBoundary;
+    out->push_back(base);
+    return Kind::kLetter;
+  }
+  if (cp >= 0x300 && cp < 0x370) return Kind::kIgnore;  // combining accents
+  // Other alphabets are letters; punctuation, symbols, emoji and scripts
+  // written without spaces (kana, CJK, Hangul) separate words.
+  const bool letter = (cp >= 0x180 && cp < 0x2000) || (cp >= 0x2C00 && cp < 0x2E00) ||
+                      (cp >= 0xA640 && cp < 0xA800);
+  if (!letter) return Kind::kBoundary;
+  out->append(raw.data(), raw.size());
+  return Kind::kLetter;
+}
+
+void Fold(absl::string_view text, std::string* out) {
+  const size_t start = out->size();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (FoldOne(text, &pos, out) == Kind::kBoundary && out->size() > start && out->back() != ' ') {
+      out->push_back(' ');
+    }
+  }
+}
+
+void Hashtags(absl::string_view text, std::vector<std::string>* tags) {
+  tags->clear();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (text[pos++] != '#') continue;
+    std::string tag = "#";
+    while (pos < text.size()) {
+      if (text[pos] == '_') {
+        tag.push_back('_');
+        ++pos;
+        continue;
+      }
+      size_t next = pos;
+      if (FoldOne(text, &next, &tag) == Kind::kBoundary) break;
+      pos = next;
+    }
+    if (tag.size() > tallywire::kMaxHashtagBytes) {
+      // Cut on a character boundary.
+      size_t cut = tallywire::kMaxHashtagBytes;
+      while (cut > 1 && (static_cast<unsigned char>(tag[cut]) & 0xC0) == 0x80) --cut;
+      tag.resize(cut);
+    }
+    if (tag.size() > 1 && std::find(tags->begin(), tags->end(), tag) == tags->end()) {
+      tags->push_back(std::move(tag));
+    }
+  }
+}
+
+}  // namespace oracle
+
+// Random texts from pieces that exercise every branch: ASCII of each class,
+// Latin letters and signs, combining accents, other alphabets, CJK, emoji,
+// stray and cut-short sequences, '#', '_' and long tags near the cap.
+std::string RandomText(std::mt19937_64& rng) {
+  static const std::vector<std::string> pieces = {"a",
+                                                  "Z",
+                                                  "7",
+                                                  " ",
+                                                  ",",
+                                                  "#",
+                                                  "_",
+                                                  "@",
+                                                  "-",
+                                                  "\'",
+                                                  "Ossoff",
+                                                  "HANDEL",
+                                                  "ga06",
+                                                  "\xC3\xA9",
+                                                  "\xC3\x89",
+                                                  "\xC3\x97",
+                                                  "\xC3\xB7",
+                                                  "\xC3\x9F",
+                                                  "\xC5\x93",
+                                                  "\xC5\xBF",
+                                                  "\xCC\x81",
+                                                  "\xCE\xB1",
+                                                  "\xD0\x96",
+                                                  "\xE4\xB8\xAD",
+                                                  "\xED\x9B\x84",
+                                                  "\xF0\x9F\x8E\x89",
+                                                  "\x80",
+                                                  "\xBF",
+                                                  "\xC3",
+                                                  "\xE4\xB8",
+                                                  "\xF0\x9F\x8E",
+                                                  "\xFF",
+                                                  "\xC0\x41",
+                                                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                                  "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"};
+  std::string s;
+  const size_t n = rng() % 24;
+  for (size_t i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+  return s;
+}
+
+TEST(Matcher, FoldAndHashtagsEqualTheCharacterAtATimeOracle) {
+  std::mt19937_64 rng(17);
+  std::vector<std::string> tags, want_tags;
+  for (int i = 0; i < 200000; ++i) {
+    const std::string text = RandomText(rng);
+    std::string got = "x", want = "x";  // both append
+    FoldForMatching(text, &got);
+    oracle::Fold(text, &want);
+    ASSERT_EQ(got, want) << absl::CEscape(text);
+    ExtractHashtags(text, &tags);
+    oracle::Hashtags(text, &want_tags);
+    ASSERT_EQ(tags, want_tags) << absl::CEscape(text);
+  }
+}
+
+// The automaton against a brute-force search: a term is named when its
+// folded form stands in the folded text between spaces or the ends.
+TEST(Matcher, MatchEqualsBruteForceSearchOfTheFoldedText) {
+  const std::vector<MentionTerm> terms = {{"Jon Ossoff", 0},   {"Ossoff", 0},
+                                          {"Karen Handel", 1}, {"Handel", 1},
+                                          {"Hill", 2},         {"Judson Hill", 2},
+                                          {"Hill Ossoff", 3},  {"a", 4},
+                                          {"aa a", 5},         {"Ó", 6}};
+  const MentionMatcher m = MentionMatcher::Build(terms);
+  static const std::vector<std::string> pieces = {
+      "Jon", "Ossoff", "Karen", "Handel", "Hill",    "Judson",   "a",         "aa",
+      " ",   "-",      "#",     "x",      "Hillary", "\xC3\x93", "O\xCC\x81", "\xE4\xB8\xAD"};
+  std::mt19937_64 rng(23);
+  std::vector<int32_t> got;
+  for (int i = 0; i < 100000; ++i) {
+    std::string text;
+    for (size_t n = rng() % 12; n > 0; --n) text += pieces[rng() % pieces.size()];
+    std::string folded = " ";
+    FoldForMatching(text, &folded);
+    folded += ' ';
+    std::set<int32_t> want;
+    for (const MentionTerm& t : terms) {
+      std::string term;
+      FoldForMatching(t.text, &term);
+      if (folded.find(" " + term + " ") != std::string::npos) want.insert(t.target);
+    }
+    m.Match(text, &got);
+    ASSERT_EQ(got, std::vector<int32_t>(want.begin(), want.end())) << absl::CEscape(text);
+  }
+}
+
+TEST(Matcher, HashtagCapKeepsWholeCharactersAndNothingAfterTheFirstThatOverflows) {
+  std::vector<std::string> tags;
+  // '#' + 29 letters = 30 bytes; Greek alpha (2 bytes, kept unfolded) would
+  // end at 32: dropped, and so are the '_' and the 'b' after it, which alone
+  // would fit. ('é' would fit: it folds to one byte, 'e'.)
+  ExtractHashtags("#" + std::string(29, 'a') + "\xCE\xB1_b next", &tags);
+  EXPECT_EQ(tags, std::vector<std::string>{"#" + std::string(29, 'a')});
 }
 
 // Zipf-like stream: a few heavy items and a long tail.
