@@ -18,14 +18,19 @@ absl::StatusOr<std::shared_ptr<const RaceModel>> RaceModel::FromEvent(
   m->majority_threshold_bp = e.majority_threshold_bp;
   m->candidates = e.candidates;
   absl::flat_hash_map<std::string, uint32_t> county_index;
+  m->precincts.reserve(e.precincts.size());
+  m->precinct_index.reserve(e.precincts.size());
   for (const PrecinctInfo& p : e.precincts) {
     auto [it, inserted] = county_index.try_emplace(p.county, m->counties.size());
     if (inserted) m->counties.push_back(p.county);
-    if (!m->precinct_index.try_emplace(p.id, m->precincts.size()).second) {
+    m->precincts.push_back({.id = p.id,
+                            .county = it->second,
+                            .registered_voters = p.registered_voters,
+                            .name = p.name});
+    if (!m->precinct_index.insert(static_cast<uint32_t>(m->precincts.size() - 1)).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("race ", e.race_id, ": precinct ", p.id, " defined twice"));
     }
-    m->precincts.push_back({p.id, p.name, it->second, p.registered_voters});
   }
   absl::flat_hash_map<std::string, int> seen;
   for (const CandidateInfo& c : e.candidates) {
@@ -45,7 +50,7 @@ absl::StatusOr<std::shared_ptr<const RaceModel>> RaceModel::FromWire(
 std::optional<PrecinctIndex> RaceModel::FindPrecinct(absl::string_view id) const {
   auto it = precinct_index.find(id);
   if (it == precinct_index.end()) return std::nullopt;
-  return PrecinctIndex{it->second};
+  return PrecinctIndex{*it};
 }
 
 bool RaceModel::SameShape(const RaceModel& o) const {

@@ -38,6 +38,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -54,9 +56,11 @@ struct PrecinctIndex {
 // The interned definition of a race: strings resolved to indices once.
 struct RaceModel {
   struct Precinct {
-    std::string id, name;
+    // What Apply reads next to the id the lookup compares: one cache line.
+    std::string id;
     uint32_t county;
     int64_t registered_voters;  // -1: unknown
+    std::string name;
   };
   std::string race_id, name, source;
   uint64_t version = 0;
@@ -64,7 +68,35 @@ struct RaceModel {
   std::vector<CandidateInfo> candidates;
   std::vector<std::string> counties;
   std::vector<Precinct> precincts;
-  absl::flat_hash_map<std::string, uint32_t> precinct_index;
+
+  // Precinct ids to indices: a set of 4-byte indices, hashed and compared
+  // through precincts[i].id. The lookup was a quarter of a worker's time
+  // per tally (perf, 8 races x 2,500 precincts), a cache miss on a 40-byte
+  // slot holding a string key; now the slots of a race fit in 16 KB, and
+  // the id it compares shares a line with what Apply reads next.
+  struct IdHash {
+    using is_transparent = void;
+    const std::vector<Precinct>* precincts;
+    size_t operator()(absl::string_view id) const { return absl::Hash<absl::string_view>{}(id); }
+    size_t operator()(uint32_t i) const { return (*this)((*precincts)[i].id); }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const std::vector<Precinct>* precincts;
+    absl::string_view Id(uint32_t i) const { return (*precincts)[i].id; }
+    absl::string_view Id(absl::string_view id) const { return id; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Id(a) == Id(b);
+    }
+  };
+  absl::flat_hash_set<uint32_t, IdHash, IdEq> precinct_index{0, IdHash{&precincts},
+                                                             IdEq{&precincts}};
+
+  RaceModel() = default;
+  // precinct_index points at this model's own precincts.
+  RaceModel(const RaceModel&) = delete;
+  RaceModel& operator=(const RaceModel&) = delete;
 
   static absl::StatusOr<std::shared_ptr<const RaceModel>> FromWire(const wire::RaceDefinition& r);
   static absl::StatusOr<std::shared_ptr<const RaceModel>> FromEvent(const RaceDefinitionEvent& e);

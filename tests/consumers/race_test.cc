@@ -50,6 +50,34 @@ absl::StatusOr<RaceState::Applied> Feed1(RaceState& race, const TallyEvent& t) {
   return applied;
 }
 
+TEST(RaceModel, FindsEveryPrecinctByIdAndRefusesDuplicates) {
+  RaceDefinitionEvent def = TwoCandidates();
+  def.precincts.clear();
+  for (int p = 0; p < 5000; ++p) {
+    // Short ids (inline strings) and long ones (on the heap), alike in prefix.
+    const std::string id = p % 2 ? absl::StrCat("p", p) : absl::StrCat("FULTON-PRECINCT-0000-", p);
+    def.precincts.push_back({id, "P", absl::StrCat("county", p % 3), p});
+  }
+  auto model = RaceModel::FromEvent(def);
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (uint32_t p = 0; p < 5000; ++p) {
+    const std::optional<PrecinctIndex> at = (*model)->FindPrecinct(def.precincts[p].id);
+    ASSERT_TRUE(at.has_value()) << def.precincts[p].id;
+    EXPECT_EQ(at->value, p);
+    EXPECT_EQ((*model)->precincts[at->value].id, def.precincts[p].id);
+  }
+  EXPECT_FALSE((*model)->FindPrecinct("p0").has_value());
+  EXPECT_FALSE((*model)->FindPrecinct("FULTON-PRECINCT-0000-1").has_value());
+  EXPECT_FALSE((*model)->FindPrecinct("").has_value());
+
+  def.precincts.push_back(def.precincts[1234]);
+  auto twice = RaceModel::FromEvent(def);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("precinct FULTON-PRECINCT-0000-1234 defined twice"),
+            std::string::npos)
+      << twice.status();
+}
+
 TEST(RaceState, CorrectionReplacesEarlierVersion) {
   RaceState race(*RaceModel::FromEvent(TwoCandidates()));
   ASSERT_TRUE(Feed1(race, Report("p1", 1, {600, 300})).ok());
