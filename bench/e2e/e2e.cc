@@ -1,5 +1,6 @@
 #include "bench/e2e/e2e.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -251,6 +252,7 @@ absl::StatusOr<EndToEndResult> RunRaw(const EndToEndOptions& o, const kafka::Kaf
   std::vector<std::thread> threads;
   for (auto& consumer : consumers) {
     threads.emplace_back([&, c = consumer.get()] {
+      pthread_setname_np(pthread_self(), "tw-raw");  // per-thread CPU, beside tw-worker-N
       while (!stop.load(std::memory_order_relaxed)) {
         kafka::MessagePtr m = c->Poll(absl::Milliseconds(50));
         if (!m || m->err) continue;
