@@ -171,6 +171,7 @@ MentionMatcher MentionMatcher::Build(const std::vector<MentionTerm>& terms) {
   std::vector<int> renamed(n);
   std::vector<int> by_new;
   for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) m.first_output_row_ = static_cast<int32_t>(by_new.size()) * m.classes_;
     for (int s = 0; s < n; ++s) {
       if (trie[s].out.empty() == (pass == 0)) {
         renamed[s] = static_cast<int>(by_new.size());
@@ -185,11 +186,6 @@ MentionMatcher MentionMatcher::Build(const std::vector<MentionTerm>& terms) {
     }
   }
   m.delta_.swap(rows);
-  m.first_output_row_ = 0;
-  while (m.first_output_row_ < n && trie[by_new[m.first_output_row_]].out.empty()) {
-    ++m.first_output_row_;
-  }
-  m.first_output_row_ *= m.classes_;
   m.out_begin_.assign(1, 0);
   m.outputs_.clear();
   for (int s : by_new) {
