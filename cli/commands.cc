@@ -103,12 +103,14 @@ int RunTopics(const std::vector<std::string>& argv) {
     return Fail(absl::InvalidArgumentError("topics: expected create or describe"));
   }
   TopicNames names;
-  auto desc = kafka::DescribeTopics(cfg, {names.tallies, names.posts, names.alerts, names.dlq},
+  auto desc = kafka::DescribeTopics(cfg,
+                                    {names.tallies, names.posts, names.alerts, names.dlq,
+                                     names.races, names.repartition, names.changelog},
                                     absl::Seconds(30));
   if (!desc.ok()) return Fail(desc.status());
   bool missing = false;
   for (const auto& d : *desc) {
-    std::printf("%-8s partitions=%d replication_factor=%d\n", d.name.c_str(), d.partitions,
+    std::printf("%-21s partitions=%d replication_factor=%d\n", d.name.c_str(), d.partitions,
                 d.replication_factor);
     missing |= d.partitions == 0;
   }
@@ -250,6 +252,7 @@ int RunProduce(const std::vector<std::string>& argv) {
                {"rate", "EVENTS/S", "offered rate (default: as fast as possible)"},
                {"speedup", "X", "replay event time X times faster"},
                {"topic", "NAME", "topic (default tallies, or posts)"},
+               {"races-topic", "NAME", "tallies: topic of the race definitions (default races)"},
                {"dry-run", "", "read the input and print the expected final totals; no Kafka"}}};
   CommonLogFlags(&cmd);
   int code = 0;
@@ -309,6 +312,7 @@ int RunProduce(const std::vector<std::string>& argv) {
   }
   PublishOptions opts;
   opts.topics.tallies = args->Get("topic", "tallies");
+  opts.topics.races = args->Get("races-topic", opts.topics.races);
   opts.shuffle = args->Has("shuffle");
   opts.seed = static_cast<uint64_t>(*seed);
   opts.repeat = static_cast<int>(*repeat);
@@ -348,6 +352,19 @@ int RunAggregate(const std::vector<std::string>& argv) {
        {"burst-min", "N", "and at least N mentions in the last minute (default 20)"},
        {"alerts-topic", "NAME", "alerts topic (default alerts)"},
        {"dlq-topic", "NAME", "dead-letter topic (default dlq)"},
+       {"races-topic", "NAME", "race definitions topic (default races)"},
+       {"changelog-topic", "NAME",
+        "state changelog, written only by the aggregator "
+        "(default tallywire-changelog)"},
+       {"repartition-topic", "NAME",
+        "tallies forwarded to their race's home partition "
+        "(default tallywire-repartition)"},
+       {"processing", "MODE",
+        "exactly-once (default: state, alerts, dead letters and input "
+        "offsets in one transaction) or at-least-once"},
+       {"instance-id", "ID",
+        "stable name of this process across restarts: transactional ids "
+        "and static group membership (default: host name and pid)"},
        {"exit-when-idle", "SECONDS", "stop after this long with no new events (tests, batch)"}}};
   CommonLogFlags(&cmd);
   int code = 0;
@@ -372,6 +389,16 @@ int RunAggregate(const std::vector<std::string>& argv) {
   opts.topics.alerts = args->Get("alerts-topic", opts.topics.alerts);
   opts.topics.dlq = args->Get("dlq-topic", opts.topics.dlq);
   opts.topics.posts = args->Get("posts-topic", opts.topics.posts);
+  opts.topics.races = args->Get("races-topic", opts.topics.races);
+  opts.topics.changelog = args->Get("changelog-topic", opts.topics.changelog);
+  opts.topics.repartition = args->Get("repartition-topic", opts.topics.repartition);
+  opts.instance_id = args->Get("instance-id");
+  if (const std::string mode = args->Get("processing", "exactly-once"); mode == "at-least-once") {
+    opts.processing = Processing::kAtLeastOnce;
+  } else if (mode != "exactly-once") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--processing: expected exactly-once or at-least-once, got ", mode)));
+  }
   opts.social.enabled = !args->Has("no-posts");
   opts.social.windows.grace = absl::Seconds(*grace);
   opts.social.burst.factor = *factor;
@@ -399,7 +426,7 @@ int RunAggregate(const std::vector<std::string>& argv) {
   auto last_change = std::chrono::steady_clock::now();
   auto last_print = last_change;
   uint64_t last_consumed = 0;
-  while (!g_stop.load()) {
+  while (!g_stop.load() && !(*svc)->failed()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const auto now = std::chrono::steady_clock::now();
     const uint64_t consumed =

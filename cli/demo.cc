@@ -169,6 +169,7 @@ int RunDemo(const std::vector<std::string>& argv) {
   ServiceOptions sopts;
   sopts.kafka = cfg;
   sopts.group_id = absl::StrCat("tallywire-demo-", getpid(), "-", demo_start_ms);
+  sopts.embedded_broker = broker != nullptr;
   sopts.threads = static_cast<int>(*threads);
   auto svc = AggregatorService::Start(sopts);
   if (!svc.ok()) return Fail(svc.status());

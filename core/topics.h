@@ -1,19 +1,31 @@
-// The four topics tallywire uses and how they are laid out.
+// The topics tallywire uses and how they are laid out.
 //
 //   kafka::CreateTopics(cfg, DefaultTopics({.partitions = 4}), absl::Seconds(30));
 //
-// tallies: keyed "race/precinct", partitioned by race (every precinct of a
-//   race on one partition, so one consumer owns a race and reads it in
-//   order), compacted: the latest tally per precinct is always recoverable,
-//   which is what a consumer replays to rebuild a race it takes over.
+// Input, written by producers (any client, any partitioner):
+// tallies: keyed "race/precinct". tallywire's producer puts a race on its
+//   home partition (FNV-1a of the race id); a tally elsewhere is forwarded
+//   to the repartition topic by whoever reads it. Compacted, but nothing
+//   rebuilds from it: state is restored from the changelog.
+// races: race definitions keyed by race id, compacted, on any partition;
+//   every aggregator process reads all of it (a global table).
 // posts: keyed by post id, spread over partitions, time-retained (1 day).
 // alerts: keyed by race, time-retained (7 days).
 // dlq: dead letters with the reason in headers, time-retained (7 days).
+// Internal, written only by the aggregator, as many partitions as tallies
+// (partition p of each belongs with tallies partition p):
+// repartition: tallies that arrived off their race's home partition,
+//   forwarded to it (Kafka Streams' groupByKey); time-retained (1 day).
+// changelog: what each race's owner accepted (the latest tally of every
+//   precinct, the detector's fired state), compacted: a new owner restores
+//   from it and resumes the input at the committed offset.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "core/kafka/client.h"
 
 namespace tallywire {
@@ -28,7 +40,23 @@ struct TopicNames {
   std::string posts = "posts";
   std::string alerts = "alerts";
   std::string dlq = "dlq";
+  std::string races = "races";
+  std::string repartition = "tallywire-repartition";
+  std::string changelog = "tallywire-changelog";
 };
+
+inline uint32_t Fnv1a32(absl::string_view s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+// A race's home partition of tallies, repartition and changelog.
+inline int32_t RacePartition(absl::string_view race_id, int partitions) {
+  return static_cast<int32_t>(Fnv1a32(race_id) % static_cast<uint32_t>(partitions));
+}
 
 struct TopicLayout {
   int partitions = 4;
@@ -52,6 +80,12 @@ inline std::vector<kafka::TopicSpec> DefaultTopics(const TopicLayout& layout = {
       {names.alerts, layout.partitions, layout.replication_factor,
        with({{"retention.ms", "604800000"}})},
       {names.dlq, 1, layout.replication_factor, with({{"retention.ms", "604800000"}})},
+      {names.races, layout.partitions, layout.replication_factor,
+       with({{"cleanup.policy", "compact"}})},
+      {names.repartition, layout.partitions, layout.replication_factor,
+       with({{"retention.ms", "86400000"}})},
+      {names.changelog, layout.partitions, layout.replication_factor,
+       with({{"cleanup.policy", "compact"}})},
   };
 }
 

@@ -29,7 +29,8 @@ void PrintPublishProgress(const PublishSummary& summary, const kafka::Producer& 
 absl::StatusOr<PublishSummary> FinishPublish(PublishSummary summary, kafka::Producer& producer,
                                              int64_t start_ns, bool tty) {
   absl::Status flushed = producer.Flush(absl::Seconds(60));
-  summary.delivered = producer.delivered();
+  // Definitions were flushed before the events: the rest are the events'.
+  summary.delivered = producer.delivered() - std::min(producer.delivered(), summary.definitions);
   summary.failed = producer.failed();
   summary.seconds = (MonotonicNs() - start_ns) / 1e9;
   if (tty) PrintPublishProgress(summary, producer, start_ns, true);
@@ -39,15 +40,6 @@ absl::StatusOr<PublishSummary> FinishPublish(PublishSummary summary, kafka::Prod
         absl::StrCat(summary.failed, " of ", summary.sent, " messages failed delivery"));
   }
   return summary;
-}
-
-uint32_t Fnv1a32(absl::string_view s) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return h;
 }
 
 absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaConfig& cfg,
@@ -76,12 +68,14 @@ absl::StatusOr<PublishSummary> PublishFeed(const Feed& feed, const kafka::KafkaC
 
   for (const RaceDefinitionEvent& r : feed.races) {
     const std::string bytes = EncodeRaceDefinition(r);
-    TW_RETURN_IF_ERROR(producer->Produce({.topic = options.topics.tallies,
-                                          .partition = RacePartition(r.race_id, partitions),
-                                          .key = r.race_id,
-                                          .value = bytes}));
-    ++summary.sent;
+    TW_RETURN_IF_ERROR(
+        producer->Produce({.topic = options.topics.races, .key = r.race_id, .value = bytes}));
+    ++summary.definitions;
   }
+  // Definitions before tallies, across topics: once they are in the log, an
+  // owner that finds a tally's race unknown knows to read the races topic
+  // up to the tally's arrival (consumers/state/definitions.h).
+  if (!feed.races.empty()) TW_RETURN_IF_ERROR(producer->Flush(absl::Seconds(60)));
 
   const int64_t first_event = feed.tallies.empty() ? 0 : feed.tallies.front().event_time_ms;
   std::string key;

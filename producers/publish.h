@@ -4,12 +4,14 @@
 //   PublishOptions opts{.shuffle = true, .seed = 3, .repeat = 2};
 //   TW_ASSIGN_OR_RETURN(PublishSummary s, PublishFeed(feed, kafka_cfg, opts));
 //
-// Partitioning: every message of a race (its definition and all its
-// precincts) goes to partition FNV-1a(race_id) mod partition count, chosen
-// explicitly rather than by key hash, so one consumer owns a race and sees
-// its definition before its tallies and each precinct's versions in order.
-// Tallies are keyed "race_id/precinct_id", so compaction keeps the latest
-// report of every precinct; definitions are keyed "race_id".
+// Partitioning: definitions go to the races topic keyed "race_id" (any
+// partition: every aggregator reads all of it), delivered before the first
+// tally is sent. Tallies go to their race's home partition, FNV-1a(race_id)
+// mod partition count, so each precinct's versions arrive in order and none
+// needs forwarding (any other placement is still applied exactly, through
+// the aggregator's repartition topic). Tallies are keyed
+// "race_id/precinct_id". A feed of one county defines only that county's
+// precincts: the aggregator merges definitions, it never resets a race.
 // The producer is idempotent with acks=all (no duplicates or reordering from
 // retries); a failed delivery is counted and makes the run fail.
 #pragma once
@@ -39,7 +41,8 @@ struct PublishOptions {
 };
 
 struct PublishSummary {
-  uint64_t sent = 0;
+  uint64_t definitions = 0;  // race definitions, to the races topic, delivered first
+  uint64_t sent = 0;         // events (tallies or posts) handed to the producer
   uint64_t delivered = 0;
   uint64_t failed = 0;
   double seconds = 0;
@@ -56,10 +59,5 @@ void PrintPublishProgress(const PublishSummary& summary, const kafka::Producer& 
                           int64_t start_ns, bool final);
 absl::StatusOr<PublishSummary> FinishPublish(PublishSummary summary, kafka::Producer& producer,
                                              int64_t start_ns, bool tty);
-
-uint32_t Fnv1a32(absl::string_view s);
-inline int32_t RacePartition(absl::string_view race_id, int partitions) {
-  return static_cast<int32_t>(Fnv1a32(race_id) % static_cast<uint32_t>(partitions));
-}
 
 }  // namespace tallywire

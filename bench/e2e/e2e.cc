@@ -315,6 +315,7 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   sopts.threads = o.threads;
   sopts.group_id = "tallywire-" + topics.tallies;
   sopts.social.enabled = in.posts > 0;  // a tallies-only input: as raw and the peer
+  sopts.embedded_broker = o.kafka.Get("bootstrap.servers").empty();
   TW_ASSIGN_OR_RETURN(auto svc, AggregatorService::Start(sopts));
   const ServiceProbe& probe = svc->probe();
   const auto consumed = [&] {
@@ -609,14 +610,17 @@ absl::StatusOr<std::vector<EndToEndResult>> RunEndToEnd(const EndToEndOptions& o
         "the kafka-streams peer needs a real broker (--brokers; deploy/kafka/start)");
   }
   const std::string run = absl::StrCat("-bench-", getpid(), "-", NowUnixMs());
-  const TopicNames raw_topics{"tallies-raw" + run, "posts-raw" + run, "alerts-raw" + run,
-                              "dlq-raw" + run};
-  const TopicNames tw_topics{"tallies-tw" + run, "posts-tw" + run, "alerts-tw" + run,
-                             "dlq-tw" + run};
-  const TopicNames peer_topics{"tallies-peer" + run, "posts-peer" + run, "alerts-peer" + run,
-                               "dlq-peer" + run};
-  const TopicNames warm_topics{"tallies-warm" + run, "posts-warm" + run, "alerts-warm" + run,
-                               "dlq-warm" + run};
+  const auto names = [&](const std::string& mode) {
+    return TopicNames{.tallies = "tallies-" + mode + run,
+                      .posts = "posts-" + mode + run,
+                      .alerts = "alerts-" + mode + run,
+                      .dlq = "dlq-" + mode + run,
+                      .races = "races-" + mode + run,
+                      .repartition = "repartition-" + mode + run,
+                      .changelog = "changelog-" + mode + run};
+  };
+  const TopicNames raw_topics = names("raw"), tw_topics = names("tw"), peer_topics = names("peer"),
+                   warm_topics = names("warm");
   // A real broker starts each run cold (JIT, page cache, new topics): an
   // unmeasured raw pass on topics of its own warms it, so the first mode
   // measured does not pay for what the next one gets free.

@@ -1,7 +1,10 @@
 #include "consumers/alerts/detect.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/clock.h"
 
 namespace tallywire {
@@ -123,9 +126,14 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
       }
       if (!anyone_can_win) {
         runoff_fired_ = true;
-        AlertEvent a = Make(race, t, wire::AlertKind::RunoffCertain, leader_, maj, 1);
+        // The current top, not leader_: with leader_change off it is never set.
+        int top = 0;
+        for (int c = 1; c < k; ++c) {
+          if (race.votes(c) > race.votes(top)) top = c;
+        }
+        AlertEvent a = Make(race, t, wire::AlertKind::RunoffCertain, top, maj, 1);
         a.message = absl::StrCat("Runoff certain: no candidate can reach ", ThresholdText(maj),
-                                 " (leader ", m.candidates[leader_].name, " ",
+                                 " (leader ", m.candidates[top].name, " ",
                                  FormatPercentBp(a.share_bp), ", ", reporting_text, ")");
         out->push_back(std::move(a));
       }
@@ -154,6 +162,82 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
                                reporting, " of ", race.precincts_total(), ")");
       out->push_back(std::move(a));
     }
+  }
+}
+
+// Text, one field per token: "v1 k=3 t=2 leader=1 changes=2 runoff=0
+// winner=1 side=0110.. fired=1,0,.. milestones=01". Only tallywire writes
+// the changelog, but a restore still checks every field.
+std::string RaceDetector::SaveState() const {
+  std::string side, milestones;
+  for (Side s : side_) side.push_back(s == Side::kAbove ? '1' : '0');
+  for (bool b : milestone_fired_) milestones.push_back(b ? '1' : '0');
+  return absl::StrCat("v1 k=", side_.size() / std::max<size_t>(1, rules_.thresholds_bp.size()),
+                      " t=", rules_.thresholds_bp.size(), " leader=", leader_,
+                      " changes=", leader_changes_, " runoff=", int{runoff_fired_},
+                      " winner=", int{winner_fired_}, " side=", side.empty() ? "-" : side,
+                      " fired=", fired_.empty() ? "-" : absl::StrJoin(fired_, ","),
+                      " milestones=", milestones.empty() ? "-" : milestones);
+}
+
+absl::Status RaceDetector::LoadState(absl::string_view bytes) {
+  auto bad = [&](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("detector state: ", what));
+  };
+  std::vector<absl::string_view> f = absl::StrSplit(bytes, ' ');
+  if (f.size() != 10 || f[0] != "v1") return bad("unknown format");
+  auto value = [&](size_t i, absl::string_view name) -> absl::string_view {
+    absl::string_view s = f[i];
+    if (!absl::ConsumePrefix(&s, name) || !absl::ConsumePrefix(&s, "=")) return {};
+    return s == "-" ? absl::string_view("") : s;
+  };
+  const size_t t = rules_.thresholds_bp.size();
+  const size_t k = t == 0 ? 0 : side_.size() / t;
+  int64_t got_k = 0, got_t = 0, leader = 0, changes = 0;
+  if (!absl::SimpleAtoi(value(1, "k"), &got_k) || !absl::SimpleAtoi(value(2, "t"), &got_t) ||
+      static_cast<size_t>(got_t) != t || got_k < 0 || static_cast<size_t>(got_k) > k) {
+    return bad("rules or candidates differ");
+  }
+  if (!absl::SimpleAtoi(value(3, "leader"), &leader) || leader < -1 || leader >= got_k ||
+      !absl::SimpleAtoi(value(4, "changes"), &changes) || changes < 0 || changes > UINT32_MAX) {
+    return bad("leader");
+  }
+  const absl::string_view runoff = value(5, "runoff"), winner = value(6, "winner");
+  const absl::string_view side = value(7, "side"), milestones = value(9, "milestones");
+  std::vector<absl::string_view> fired;
+  if (!value(8, "fired").empty()) fired = absl::StrSplit(value(8, "fired"), ',');
+  const size_t slots = static_cast<size_t>(got_k) * t;
+  if ((runoff != "0" && runoff != "1") || (winner != "0" && winner != "1") ||
+      side.size() != slots || fired.size() != slots ||
+      milestones.size() != milestone_fired_.size()) {
+    return bad("field sizes");
+  }
+  std::vector<uint32_t> fired_counts(slots);
+  for (size_t i = 0; i < slots; ++i) {
+    if (!absl::SimpleAtoi(fired[i], &fired_counts[i])) return bad("fired");
+    if (side[i] != '0' && side[i] != '1') return bad("side");
+  }
+  for (char c : milestones) {
+    if (c != '0' && c != '1') return bad("milestones");
+  }
+  // Valid: commit it. Candidates beyond got_k (added since) stay below.
+  for (size_t i = 0; i < slots; ++i) {
+    side_[i] = side[i] == '1' ? Side::kAbove : Side::kBelow;
+    fired_[i] = fired_counts[i];
+  }
+  for (size_t i = 0; i < milestones.size(); ++i) milestone_fired_[i] = milestones[i] == '1';
+  leader_ = static_cast<int>(leader);
+  leader_changes_ = static_cast<uint32_t>(changes);
+  runoff_fired_ = runoff == "1";
+  winner_fired_ = winner == "1";
+  return absl::OkStatus();
+}
+
+void RaceDetector::Grow(size_t candidates) {
+  const size_t slots = candidates * rules_.thresholds_bp.size();
+  if (slots > side_.size()) {
+    side_.resize(slots, Side::kBelow);
+    fired_.resize(slots, 0);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "consumers/alerts/rules.h"
 #include "consumers/tally/race.h"
 #include "core/codec.h"
@@ -37,6 +38,16 @@ class RaceDetector {
  public:
   RaceDetector(const AlertRules& rules, const RaceModel& model);
   void Detect(const RaceState& race, const Trigger& trigger, std::vector<AlertEvent>* out);
+
+  // What decides which alerts have fired, for the state changelog: it
+  // changes only when Detect emits an alert. Load refuses bytes that do not
+  // fit these rules and this many candidates (a rules change restarts the
+  // detector rather than misreading its past).
+  std::string SaveState() const;
+  absl::Status LoadState(absl::string_view bytes);
+  // The race gained candidates (appended, e.g. a write-in): they start below
+  // every threshold; what the others announced is kept.
+  void Grow(size_t candidates);
 
  private:
   enum class Side : uint8_t { kBelow, kAbove };

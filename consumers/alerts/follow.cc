@@ -17,6 +17,9 @@ absl::StatusOr<FollowSummary> FollowAlerts(const kafka::KafkaConfig& base,
   kafka::KafkaConfig cfg = base;
   cfg.Set("group.id", absl::StrCat("tallywire-alerts-", getpid(), "-", NowUnixUs()));
   cfg.SetDefault("client.id", "tallywire-alerts");
+  // Alerts are written in transactions: an aborted one (a worker that died
+  // mid-batch) is never shown, so each alert id is seen once.
+  cfg.SetDefault("isolation.level", "read_committed");
   if (!options.follow) cfg.Set("enable.partition.eof", "true");
   TW_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create(cfg));
   TW_ASSIGN_OR_RETURN(const int partitions,

@@ -47,7 +47,7 @@ int64_t ServiceProbe::total_lag() const {
 }
 
 std::string ServiceProbe::PrometheusText() const {
-  static constexpr const char* kTopics[] = {"tallies", "posts"};
+  static constexpr const char* kTopics[] = {"tallies", "posts", "repartition"};
   std::string out;
   auto counter = [&](const char* name, const char* help) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " counter\n");
@@ -71,6 +71,21 @@ std::string ServiceProbe::PrometheusText() const {
                     AlertKindName(static_cast<wire::AlertKind>(k)), "\"} ", alerts_[k].Get(), "\n");
   counter("tallywire_alerts_failed_total", "Alerts whose delivery failed.");
   absl::StrAppend(&out, "tallywire_alerts_failed_total ", alerts_failed_.Get(), "\n");
+  counter("tallywire_tallies_forwarded_total",
+          "Tallies read off their race's home partition and forwarded to the repartition topic.");
+  absl::StrAppend(&out, "tallywire_tallies_forwarded_total ", forwarded_.Get(), "\n");
+  counter("tallywire_changelog_records_total", "State records written to the changelog.");
+  absl::StrAppend(&out, "tallywire_changelog_records_total ", changelog_.Get(), "\n");
+  counter("tallywire_changelog_restored_total", "Changelog records read back on assignment.");
+  absl::StrAppend(&out, "tallywire_changelog_restored_total ", changelog_restored_.Get(), "\n");
+  counter("tallywire_transactions_total", "Kafka transactions ended, by outcome.");
+  absl::StrAppend(&out, "tallywire_transactions_total{outcome=\"committed\"} ", txn_commits_.Get(),
+                  "\n", "tallywire_transactions_total{outcome=\"aborted\"} ", txn_aborts_.Get(),
+                  "\n");
+  counter("tallywire_dead_letters_undeliverable_total",
+          "Dead letters the dlq topic refused; logged with their source, not retried.");
+  absl::StrAppend(&out, "tallywire_dead_letters_undeliverable_total ",
+                  dead_letters_undeliverable_.Get(), "\n");
   counter("tallywire_rebalances_total", "Consumer group rebalances seen.");
   absl::StrAppend(&out, "tallywire_rebalances_total ", rebalances_.Get(), "\n");
   counter("tallywire_consume_errors_total", "Errors reported by the consumer.");

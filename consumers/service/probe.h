@@ -20,7 +20,7 @@
 
 namespace tallywire {
 
-enum class SourceTopic { kTallies = 0, kPosts = 1, kCount = 2 };
+enum class SourceTopic { kTallies = 0, kPosts = 1, kRepartition = 2, kCount = 3 };
 
 // Release and acquire (free on x86, where every fetch_add is a full
 // barrier): a reader who sees a count also sees what the worker did before
@@ -52,6 +52,11 @@ class ServiceProbe {
   void on_alert_failed() { alerts_failed_.Add(); }
   void on_dead_letter(const std::string& reason);
   void on_rebalance() { rebalances_.Add(); }
+  void on_forwarded() { forwarded_.Add(); }
+  void on_changelog(uint64_t n = 1) { changelog_.Add(n); }
+  void on_restored_records(uint64_t n) { changelog_restored_.Add(n); }
+  void on_transaction(bool committed) { (committed ? txn_commits_ : txn_aborts_).Add(); }
+  void on_dead_letter_undeliverable() { dead_letters_undeliverable_.Add(); }
   void on_consume_error() { consume_errors_.Add(); }
   // Lag per partition, refreshed by each worker about once a second.
   void set_lag(const std::string& topic, int32_t partition, int64_t lag);
@@ -60,6 +65,13 @@ class ServiceProbe {
   uint64_t consumed(SourceTopic t) const { return consumed_[static_cast<int>(t)].Get(); }
   uint64_t applied(SourceTopic t) const { return applied_[static_cast<int>(t)].Get(); }
   uint64_t stale() const { return stale_.Get(); }
+  uint64_t forwarded() const { return forwarded_.Get(); }
+  uint64_t changelog_written() const { return changelog_.Get(); }
+  uint64_t changelog_restored() const { return changelog_restored_.Get(); }
+  uint64_t transactions_committed() const { return txn_commits_.Get(); }
+  uint64_t transactions_aborted() const { return txn_aborts_.Get(); }
+  uint64_t alerts_failed() const { return alerts_failed_.Get(); }
+  uint64_t dead_letters_undeliverable() const { return dead_letters_undeliverable_.Get(); }
   uint64_t restored(SourceTopic t) const { return restored_[static_cast<int>(t)].Get(); }
   // Consumed minus replays. Every offset counts here at least once, so
   // waiting for n of these waits for n messages even when a rebalance moved
@@ -88,6 +100,8 @@ class ServiceProbe {
   std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> applied_;
   std::array<PaddedCounter, static_cast<int>(SourceTopic::kCount)> restored_;
   PaddedCounter stale_, alerts_failed_, rebalances_, consume_errors_;
+  PaddedCounter forwarded_, changelog_, changelog_restored_, txn_commits_, txn_aborts_;
+  PaddedCounter dead_letters_undeliverable_;
   std::array<PaddedCounter, kAlertKinds> alerts_;
   LatencyHistogram apply_latency_ns_;
   LatencyHistogram produce_to_alert_us_;

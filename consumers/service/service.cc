@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "consumers/service/social.h"
 #include "consumers/service/worker.h"
+#include "consumers/state/definitions.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 
@@ -19,6 +20,28 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
   if (svc->options_.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
   svc->board_ = std::make_unique<MentionBoard>();
   svc->catalogs_ = std::make_unique<CatalogFeed>();
+  if (svc->options_.embedded_broker && svc->options_.processing == Processing::kExactlyOnce) {
+    Log(LogLevel::kWarn, "exactly_once_unavailable",
+        {{"error",
+          "the embedded broker (librdkafka's mock cluster) loses offsets sent in a transaction; "
+          "running at-least-once: alerts after the last commit may repeat after a crash"}});
+  }
+  svc->definitions_ =
+      std::make_unique<DefinitionTable>(svc->options_.kafka, svc->options_.topics.races);
+  TW_RETURN_IF_ERROR(svc->definitions_->Init());
+  if (svc->options_.social.enabled) {
+    CatalogFeed* catalogs = svc->catalogs_.get();
+    const ExtraTerms* extra = &svc->options_.social.extra_terms;
+    svc->definitions_->AddListener(
+        [catalogs, extra](const RaceDefinitionEvent& race) { catalogs->Define(race, *extra); });
+  }
+  {
+    AggregatorService* self = svc.get();
+    svc->definitions_thread_ = std::thread([self] {
+      pthread_setname_np(pthread_self(), "tw-definitions");
+      self->definitions_->Run(&self->definitions_stop_);
+    });
+  }
   if (svc->options_.social.enabled) {
     const AggregatorService* self = svc.get();
     svc->social_ =
@@ -27,9 +50,13 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
     TW_RETURN_IF_ERROR(svc->social_->Init());
   }
   for (int i = 0; i < svc->options_.threads; ++i) {
-    auto w = std::make_unique<Worker>(svc->options_, i, &svc->directory_, &svc->probe_,
-                                      svc->board_.get(), svc->catalogs_.get());
-    TW_RETURN_IF_ERROR(w->Init());
+    auto w =
+        std::make_unique<Worker>(svc->options_, i, &svc->directory_, &svc->probe_,
+                                 svc->board_.get(), svc->catalogs_.get(), svc->definitions_.get());
+    if (absl::Status st = w->Init(); !st.ok()) {
+      (void)svc->Stop();
+      return st;
+    }
     svc->workers_.push_back(std::move(w));
   }
   svc->worker_status_.resize(svc->workers_.size());
@@ -45,6 +72,10 @@ absl::StatusOr<std::unique_ptr<AggregatorService>> AggregatorService::Start(
       if (!self->worker_status_[i].ok()) {
         Log(LogLevel::kError, "worker_shutdown",
             {{"error", std::string(self->worker_status_[i].message())}});
+        // A worker that cannot go on (fenced, fatal transaction error)
+        // takes the process down rather than leave its partitions unowned.
+        self->failed_.store(true, std::memory_order_release);
+        self->stop_.store(true, std::memory_order_release);
       }
     });
   }
@@ -81,6 +112,9 @@ absl::Status AggregatorService::Stop() {
   stop_.store(true, std::memory_order_release);
   for (std::thread& t : threads_) t.join();
   if (social_thread_.joinable()) social_thread_.join();
+  // Last: workers wait on it for definitions until they stop.
+  definitions_stop_.store(true, std::memory_order_release);
+  if (definitions_thread_.joinable()) definitions_thread_.join();
   if (http_) http_->Stop();
   for (const absl::Status& st : worker_status_) {
     if (!st.ok()) return st;
@@ -90,7 +124,7 @@ absl::Status AggregatorService::Stop() {
 
 bool AggregatorService::ready() const {
   for (const auto& w : workers_) {
-    if (!w->joined() || !w->caught_up()) return false;
+    if (!w->joined() || !w->caught_up() || w->commit_failing()) return false;
   }
   return !workers_.empty();
 }

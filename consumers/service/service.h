@@ -8,16 +8,14 @@
 //   svc->Stop();   // drain, deliver alerts, commit, leave the group
 //
 // Ownership: every worker thread is its own consumer-group member with its
-// own producer, so a race (all on one partition) has exactly one writer and
-// delivery reports come back on the thread that produced. Scaling out is
-// adding threads or processes to the group. A worker that is assigned a
-// tallies partition replays it from the beginning (the topic is compacted,
-// so that is the latest tally per precinct) up to the group's committed
-// offset without publishing, which rebuilds the races and their detectors
-// exactly, then goes live. Offsets are committed only up to events whose
-// alerts and dead letters are delivered, so a crash loses no alert; at
-// worst, alerts of the last uncommitted events are published again with the
-// same ids.
+// own producer, so a race (home partition p of tallies, repartition and
+// changelog) has exactly one writer and delivery reports come back on the
+// thread that produced. Scaling out is adding threads or processes to the
+// group. A worker assigned partition p restores its races from changelog p
+// and resumes tallies p and repartition p at the group's committed offsets.
+// Definitions come from the races topic, read whole by every process
+// (consumers/state/definitions.h). With Processing::kExactlyOnce each
+// worker's producer is transactional (Kafka Streams' exactly_once_v2).
 #pragma once
 
 #include <atomic>
@@ -50,6 +48,17 @@ struct SocialOptions {
   absl::Duration publish_interval = absl::Milliseconds(200);  // windows -> readers
 };
 
+// What a crash may repeat (README "Guarantees").
+enum class Processing {
+  // Changelog records, alerts, dead letters, forwards and the input offsets
+  // of a batch commit in one Kafka transaction: nothing is repeated.
+  kExactlyOnce,
+  // Offsets are committed once what they produced is delivered: after a
+  // crash the events since the last commit are handled again; the
+  // changelog makes most of them stale, but an alert may repeat (same id).
+  kAtLeastOnce,
+};
+
 struct ServiceOptions {
   kafka::KafkaConfig kafka;  // bootstrap.servers, security, -X pass-through
   TopicNames topics;
@@ -57,12 +66,28 @@ struct ServiceOptions {
   int threads = 1;
   AlertRules rules;
   RaceStateOptions race;
-  absl::Duration commit_interval = absl::Seconds(1);
+  absl::Duration commit_interval = absl::Milliseconds(100);  // a transaction per interval
+  Processing processing = Processing::kExactlyOnce;
+  // librdkafka's mock cluster runs transactions but reads back offsets sent
+  // with them as none (librdkafka 2.0.2): on it exactly-once falls back to
+  // at-least-once, with a warning at start.
+  bool embedded_broker = false;
+  // Names this process across restarts: its workers' transactional ids (a
+  // restart fences and aborts what its previous life left open) and, when
+  // set, static group membership (a restart takes its partitions back
+  // without a rebalance). Empty: host name and pid, so nothing is fenced
+  // and an open transaction of a killed process blocks read_committed
+  // readers until transaction.timeout.ms.
+  std::string instance_id;
+  // How long a tally of a race not (yet) defined waits for the races topic
+  // to be read up to the tally's arrival before it is dead-lettered.
+  absl::Duration definition_wait = absl::Seconds(10);
   std::string http_listen;  // "127.0.0.1:8080"; empty: no HTTP face
   SocialOptions social;
 };
 
 class Worker;
+class DefinitionTable;
 class MentionBoard;
 class CatalogFeed;
 class SocialLoop;
@@ -89,6 +114,10 @@ class AggregatorService {
   // Tallies partitions owned by this process's workers right now.
   int assigned_partitions() const;
   int http_port() const { return http_ ? http_->port() : 0; }
+  // A worker stopped on an error it cannot recover from; the service is
+  // stopping (the CLI exits non-zero).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  const DefinitionTable& definitions() const { return *definitions_; }
 
  private:
   AggregatorService() = default;
@@ -98,8 +127,12 @@ class AggregatorService {
   RaceDirectory directory_;
   ServiceProbe probe_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> definitions_stop_{false};
+  std::atomic<bool> failed_{false};
   std::unique_ptr<MentionBoard> board_;
   std::unique_ptr<CatalogFeed> catalogs_;
+  std::unique_ptr<DefinitionTable> definitions_;
+  std::thread definitions_thread_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SocialLoop> social_;
   std::thread social_thread_;

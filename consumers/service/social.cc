@@ -24,6 +24,9 @@ MentionsView MentionBoard::Merged(size_t hashtag_limit) const {
 }
 
 void CatalogFeed::Define(const RaceDefinitionEvent& race, const ExtraTerms& extra) {
+  // Writers: the definition table's thread, and a worker merging a
+  // definition found on the tallies topic. Readers never take it.
+  std::lock_guard<std::mutex> lock(define_mu_);
   const MentionCatalog& now = current();
   auto next = std::make_unique<MentionCatalog>(MentionCatalog::With(now, race, extra));
   if (next->slots().size() == now.slots().size()) return;  // nothing new
@@ -41,16 +44,6 @@ SocialLoop::SocialLoop(const ServiceOptions& options, const MentionBoard* board,
       detector_(options.social.burst) {}
 
 absl::Status SocialLoop::Init() {
-  kafka::KafkaConfig ccfg = options_.kafka;
-  // Not a group member: it reads every partition and commits nothing.
-  ccfg.Set("group.id", absl::StrCat(options_.group_id, "-definitions-", getpid()));
-  ccfg.Set("enable.auto.commit", "false");
-  ccfg.SetDefault("client.id", "tallywire-definitions");
-  TW_ASSIGN_OR_RETURN(definitions_, kafka::Consumer::Create(ccfg));
-  TW_ASSIGN_OR_RETURN(const int partitions,
-                      definitions_->PartitionCount(options_.topics.tallies, absl::Seconds(30)));
-  TW_RETURN_IF_ERROR(
-      definitions_->Assign(options_.topics.tallies, partitions, RD_KAFKA_OFFSET_BEGINNING));
   kafka::KafkaConfig pcfg = options_.kafka;
   pcfg.SetDefault("client.id", "tallywire-bursts");
   TW_ASSIGN_OR_RETURN(
@@ -61,16 +54,6 @@ absl::Status SocialLoop::Init() {
         }
       }));
   return absl::OkStatus();
-}
-
-void SocialLoop::OnDefinitionSource(const rd_kafka_message_t& m) {
-  if (m.err) return;  // the workers report consume errors on this topic
-  const absl::Span<const uint8_t> bytes = aligned_.Align(kafka::AsBytesOf(m));
-  absl::StatusOr<MessageKind> kind = IdentifyMessage(bytes);
-  if (!kind.ok() || *kind != MessageKind::kRaceDefinition) return;
-  absl::StatusOr<const wire::RaceDefinition*> def = DecodeRaceDefinition(bytes);
-  if (!def.ok()) return;  // the owning worker dead-letters it
-  catalogs_->Define(ToValue(**def), options_.social.extra_terms);
 }
 
 void SocialLoop::DetectBursts() {
@@ -100,15 +83,13 @@ absl::Status SocialLoop::Run(const std::atomic<bool>* stop) {
   const int64_t every = absl::ToInt64Nanoseconds(options_.social.publish_interval);
   int64_t last = MonotonicNs();
   while (!stop->load(std::memory_order_acquire)) {
-    if (kafka::MessagePtr m = definitions_->Poll(absl::Milliseconds(20))) OnDefinitionSource(*m);
-    producer_->Poll(absl::ZeroDuration());
+    producer_->Poll(absl::Milliseconds(20));
     if (MonotonicNs() - last >= every) {
       DetectBursts();
       last = MonotonicNs();
     }
   }
   absl::Status st = producer_->Flush(absl::Seconds(30));
-  (void)definitions_->Close();
   return st;
 }
 

@@ -2,8 +2,8 @@
 // partitions:
 //   MentionBoard  where readers find each owned partition's windows;
 //   CatalogFeed   the current MentionCatalog, rebuilt from race definitions;
-//   SocialLoop    one thread that follows race definitions and runs the
-//                 burst detector over the merged windows.
+//   SocialLoop    one thread that runs the burst detector over the merged
+//                 windows.
 //
 //   SocialLoop loop(options, &board, &catalogs, &probe, ready);
 //   TW_RETURN_IF_ERROR(loop.Init());
@@ -13,11 +13,9 @@
 // candidate's mentions are counted by many partition owners (each the only
 // writer of its windows). Bursts need the sum: the loop reads every board
 // entry's published view (seqlock; never blocks a writer), merges them and
-// decides. Race definitions live on the tallies topic, whose partitions
-// belong to whichever member the group chose, so the loop reads the
-// definitions itself: an unmanaged consumer over every tallies partition
-// that looks at file identifiers and decodes only definitions. It is the
-// catalog's one writer; workers load the current catalog per post with one
+// decides. The definition table's thread (consumers/state/definitions.h),
+// which reads every race definition, is the catalog's one writer (Define,
+// from its listener); workers load the current catalog per post with one
 // acquire load, and old catalogs live until the service stops.
 #pragma once
 
@@ -61,10 +59,11 @@ class CatalogFeed {
  public:
   CatalogFeed() : current_(&empty_) {}
   const MentionCatalog& current() const { return *current_.load(std::memory_order_acquire); }
-  // Single writer (the SocialLoop).
+  // Any thread; writers serialize on a mutex readers never take.
   void Define(const RaceDefinitionEvent& race, const ExtraTerms& extra);
 
  private:
+  std::mutex define_mu_;
   MentionCatalog empty_;
   std::atomic<const MentionCatalog*> current_;
   std::vector<std::unique_ptr<const MentionCatalog>> all_;
@@ -78,7 +77,6 @@ class SocialLoop {
   absl::Status Run(const std::atomic<bool>* stop);
 
  private:
-  void OnDefinitionSource(const rd_kafka_message_t& m);
   void DetectBursts();
 
   const ServiceOptions& options_;
@@ -87,7 +85,6 @@ class SocialLoop {
   ServiceProbe* probe_;
   std::function<bool()> ready_;
   BurstDetector detector_;
-  std::unique_ptr<kafka::Consumer> definitions_;
   std::unique_ptr<kafka::Producer> producer_;
   AlignedBytes aligned_;
   std::vector<AlertEvent> fired_;

@@ -1,14 +1,18 @@
 #include "consumers/service/worker.h"
 
+#include <unistd.h>
+
 #include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "consumers/state/changelog.h"
 #include "consumers/tally/decode.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/reason.h"
 #include "core/status_macros.h"
+#include "core/topics.h"
 
 namespace tallywire {
 namespace {
@@ -20,6 +24,8 @@ constexpr uint64_t kDeadLetterBit = uint64_t{1} << 63;
 constexpr int kPartitionShift = 44;
 constexpr uint64_t kOffsetMask = (uint64_t{1} << kPartitionShift) - 1;
 constexpr int32_t kPostsKey = int32_t{1} << 18;
+constexpr int32_t kRepartitionKey = int32_t{1} << 17;
+constexpr int32_t kPartitionOf = kRepartitionKey - 1;
 // Messages handled between two publishes of the races: bounds how far
 // readers trail the writer (a few hundred microseconds at full speed).
 constexpr int kMaxBatch = 256;
@@ -39,56 +45,125 @@ int64_t OriginUs(const rd_kafka_message_t& m) {
   return kafka::TimestampMs(m) * 1000;
 }
 
+absl::Status TxnError(rd_kafka_error_t* e, absl::string_view what) {
+  if (e == nullptr) return absl::OkStatus();
+  absl::Status st =
+      WithReason(rd_kafka_err2name(rd_kafka_error_code(e)),
+                 absl::UnavailableError(absl::StrCat(what, ": ", rd_kafka_error_string(e))));
+  rd_kafka_error_destroy(e);
+  return st;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown-host";
+  return name;
+}
+
+SourceTopic SourceOf(int32_t key) {
+  return key & kPostsKey         ? SourceTopic::kPosts
+         : key & kRepartitionKey ? SourceTopic::kRepartition
+                                 : SourceTopic::kTallies;
+}
+
 }  // namespace
 
 Worker::Worker(const ServiceOptions& options, int index, RaceDirectory* directory,
-               ServiceProbe* probe, MentionBoard* board, const CatalogFeed* catalogs)
+               ServiceProbe* probe, MentionBoard* board, const CatalogFeed* catalogs,
+               DefinitionTable* definitions)
     : options_(options),
       index_(index),
       directory_(directory),
       probe_(probe),
       board_(board),
-      catalogs_(catalogs) {}
+      catalogs_(catalogs),
+      definitions_(definitions) {}
 
 int32_t Worker::KeyOf(absl::string_view topic, int32_t partition) const {
-  return options_.topics.posts == topic ? (partition | kPostsKey) : partition;
+  if (options_.topics.posts == topic) return partition | kPostsKey;
+  if (options_.topics.repartition == topic) return partition | kRepartitionKey;
+  return partition;
 }
 
 const std::string& Worker::TopicOf(int32_t key) const {
-  return key & kPostsKey ? options_.topics.posts : options_.topics.tallies;
+  return key & kPostsKey         ? options_.topics.posts
+         : key & kRepartitionKey ? options_.topics.repartition
+                                 : options_.topics.tallies;
 }
 
 Worker::~Worker() = default;
 
 absl::Status Worker::Init() {
+  exactly_once_ = options_.processing == Processing::kExactlyOnce && !options_.embedded_broker;
+  const std::string instance =
+      options_.instance_id.empty() ? absl::StrCat(HostName(), "-", getpid()) : options_.instance_id;
   kafka::KafkaConfig pcfg = options_.kafka;
   pcfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
+  if (exactly_once_) {
+    pcfg.Set("transactional.id",
+             absl::StrCat("tallywire-", options_.group_id, "-", instance, "-", index_));
+    // A killed worker's open transaction blocks read_committed readers of
+    // what it wrote until this passes (Kafka Streams uses 10 s as well).
+    pcfg.SetDefault("transaction.timeout.ms", "10000");
+  }
   TW_ASSIGN_OR_RETURN(producer_, kafka::Producer::Create(
                                      pcfg, [this](const kafka::Delivery& d) { OnDelivery(d); }));
-  // Learn the output topics now: it fails fast when they are missing, and
-  // the first alert does not wait for a metadata round trip.
-  for (const std::string& topic : {options_.topics.alerts, options_.topics.dlq}) {
+  producer_->SetPatience(absl::Seconds(30), stop_);
+  if (exactly_once_) {
+    TW_RETURN_IF_ERROR(
+        TxnError(rd_kafka_init_transactions(producer_->handle(), 60000), "init transactions"));
+  }
+  // Learn the topics now: it fails fast when one is missing, and the first
+  // alert does not wait for a metadata round trip.
+  TW_ASSIGN_OR_RETURN(tallies_partitions_,
+                      producer_->PartitionCount(options_.topics.tallies, absl::Seconds(30)));
+  for (const std::string& topic : {options_.topics.repartition, options_.topics.changelog}) {
+    TW_ASSIGN_OR_RETURN(const int n, producer_->PartitionCount(topic, absl::Seconds(30)));
+    if (n != tallies_partitions_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "topic ", topic, " has ", n, " partitions, ", options_.topics.tallies, " has ",
+          tallies_partitions_, ": they must match (tallywire topics create makes them so)"));
+    }
+  }
+  for (const std::string& topic :
+       {options_.topics.alerts, options_.topics.dlq, options_.topics.races}) {
     TW_RETURN_IF_ERROR(producer_->PartitionCount(topic, absl::Seconds(30)).status());
   }
   kafka::KafkaConfig ccfg = options_.kafka;
   ccfg.Set("group.id", options_.group_id);
   ccfg.SetDefault("client.id", absl::StrCat("tallywire-aggregate-", index_));
-  ccfg.SetDefault("partition.assignment.strategy", kafka::SafeAssignmentStrategy());
+  // Range assigns partition p of every subscribed topic to one member when
+  // the counts match: tallies p and repartition p go together, so a race's
+  // home has one owner. (Kafka Streams' assignor does the same.)
+  ccfg.Set("partition.assignment.strategy", "range");
+  ccfg.SetDefault("isolation.level", "read_committed");
+  if (!options_.instance_id.empty()) {
+    ccfg.SetDefault("group.instance.id", absl::StrCat(instance, "-", index_));
+  }
   TW_ASSIGN_OR_RETURN(consumer_,
                       kafka::Consumer::Create(
                           ccfg, [this](rd_kafka_topic_partition_list_t* p) { OnAssign(p); },
                           [this](const rd_kafka_topic_partition_list_t* p) { OnRevoke(p); }));
-  if (options_.social.enabled) {
-    return consumer_->Subscribe({options_.topics.tallies, options_.topics.posts});
-  }
-  return consumer_->Subscribe({options_.topics.tallies});
+  kafka::KafkaConfig rcfg = options_.kafka;
+  rcfg.Set("group.id", absl::StrCat(options_.group_id, "-restore-", instance, "-", index_));
+  rcfg.Set("enable.partition.eof", "true");
+  rcfg.Set("isolation.level", "read_committed");
+  rcfg.SetDefault("client.id", absl::StrCat("tallywire-restore-", index_));
+  TW_ASSIGN_OR_RETURN(restorer_, kafka::Consumer::Create(rcfg));
+  std::vector<std::string> topics = {options_.topics.tallies, options_.topics.repartition};
+  if (options_.social.enabled) topics.push_back(options_.topics.posts);
+  return consumer_->Subscribe(topics);
 }
 
 absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committed) {
+  stop_ = stop;
+  producer_->SetPatience(absl::Seconds(30), stop);
+  absl::Status fatal;
   int64_t last_commit = MonotonicNs();
   int64_t last_lag = 0;
   const int64_t commit_every = absl::ToInt64Nanoseconds(options_.commit_interval);
-  while (!stop->load(std::memory_order_acquire)) {
+  while (!stop->load(std::memory_order_acquire) && fatal.ok()) {
+    AdoptDefinitions(/*force=*/false);
     if (kafka::MessagePtr m = consumer_->Poll(absl::Milliseconds(50))) {
       Handle(*m);
       // Drain what librdkafka has already fetched, then publish once: the
@@ -107,8 +182,11 @@ absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committe
       last_publish_ns_ = now;
     }
     if (now - last_commit >= commit_every) {
-      if (absl::Status st = CommitProgress(/*sync=*/false); !st.ok()) {
+      absl::Status st = exactly_once_ ? CommitTransaction() : CommitProgress(/*sync=*/false);
+      if (!st.ok()) {
         Log(LogLevel::kWarn, "commit_failed", {{"error", std::string(st.message())}});
+        // Fenced or fatal: another instance owns this transactional id now.
+        if (absl::IsFailedPrecondition(st)) fatal = st;
       }
       last_commit = now;
     }
@@ -122,8 +200,14 @@ absl::Status Worker::Run(const std::atomic<bool>* stop, std::latch* all_committe
   shutting_down_ = true;
   EndBatch();
   PublishWindows();
-  absl::Status status = producer_->Flush(absl::Seconds(30));
-  if (absl::Status st = CommitProgress(/*sync=*/true); !st.ok()) {
+  absl::Status status = fatal;
+  if (exactly_once_) {
+    if (fatal.ok()) status = CommitTransaction();
+  } else {
+    status = producer_->Flush(absl::Seconds(30));
+  }
+  if (absl::Status st = exactly_once_ ? absl::OkStatus() : CommitProgress(/*sync=*/true);
+      !st.ok()) {
     // Stopping while the group rebalances: the partitions are no longer
     // ours to commit; their next owner replays from the last commit
     // (at-least-once, same alert ids). Worth a warning, not a failure.
@@ -147,11 +231,19 @@ void Worker::Handle(const rd_kafka_message_t& m) {
         {{"worker", absl::StrCat(index_)}, {"error", rd_kafka_message_errstr(&m)}});
     return;
   }
+  if (exactly_once_) {
+    if (absl::Status st = BeginTransaction(); !st.ok()) {
+      Log(LogLevel::kError, "transaction_begin_failed", {{"error", std::string(st.message())}});
+      produce_failed_ = true;
+    }
+  }
   const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
-  const bool post = key & kPostsKey;
-  const SourceTopic source = post ? SourceTopic::kPosts : SourceTopic::kTallies;
+  const SourceTopic source = SourceOf(key);
+  const bool post = source == SourceTopic::kPosts;
   ++batch_consumed_[static_cast<int>(source)];
   origin_us_ = OriginUs(m);
+  current_key_ = key;
+  current_offset_ = m.offset;
   PartitionProgress& prog = progress_[key];
   const bool restoring = m.offset < prog.restore_until;
   absl::Status st;
@@ -164,8 +256,8 @@ void Worker::Handle(const rd_kafka_message_t& m) {
              ? OnPost(m, bytes)
              : WithReason("wrong_topic", absl::InvalidArgumentError("not a social post"));
   } else if (*kind == MessageKind::kTally) {
-    st = OnTally(m, bytes, restoring);
-  } else if (*kind == MessageKind::kRaceDefinition) {
+    st = OnTally(m, bytes);
+  } else if (*kind == MessageKind::kRaceDefinition && source == SourceTopic::kTallies) {
     st = OnRaceDefinition(m, bytes);
   } else {
     st = WithReason("wrong_topic", absl::InvalidArgumentError("not a tally or race definition"));
@@ -207,7 +299,7 @@ void Worker::EndBatch() {
   for (const std::shared_ptr<RaceState>& race : unpublished_races_) race->Publish();
   unpublished_races_.clear();
   // Replays before consumed: ServiceProbe::consumed_new relies on it.
-  for (SourceTopic t : {SourceTopic::kTallies, SourceTopic::kPosts}) {
+  for (SourceTopic t : {SourceTopic::kTallies, SourceTopic::kPosts, SourceTopic::kRepartition}) {
     const int i = static_cast<int>(t);
     if (batch_restored_[i] != 0) probe_->on_restored(t, batch_restored_[i]);
     if (batch_consumed_[i] != 0) probe_->on_consumed(t, batch_consumed_[i]);
@@ -219,75 +311,166 @@ void Worker::PublishWindows() {
   for (auto& [partition, w] : windows_) w->Publish();
 }
 
-absl::Status Worker::OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes,
-                             bool restoring) {
+absl::Status Worker::OnTally(const rd_kafka_message_t& m, absl::Span<const uint8_t> bytes) {
   const int64_t t0 = MonotonicNs();
-  OwnedRace* owned = nullptr;
+  absl::StatusOr<const wire::PrecinctTally*> wire_tally = DecodeTally(bytes);
+  if (!wire_tally.ok()) {
+    return HasReason(wire_tally.status()) ? wire_tally.status()
+                                          : WithReason("undecodable", wire_tally.status());
+  }
+  const absl::string_view race_id = View((*wire_tally)->race_id());
+  const int32_t home = RacePartition(race_id, tallies_partitions_);
+  if (home != m.partition) return Forward(m, home);
+  OwnedRace* owned = FindOrDefine(race_id, m.partition, kafka::TimestampMs(m));
   TW_ASSIGN_OR_RETURN(DecodedTally d,
-                      DecodeTallyFor(bytes, [&](absl::string_view id) -> RaceState* {
-                        auto it = races_.find(id);
-                        if (it == races_.end()) return nullptr;
-                        owned = &it->second;
-                        return it->second.state.get();
-                      }));
+                      ResolveTally(**wire_tally, owned ? owned->state.get() : nullptr));
   const bool first_change_in_batch = !d.race->has_unpublished();
   if (d.race->Apply(d.update) == RaceState::Applied::kStale) {
     probe_->on_stale();
     return absl::OkStatus();
   }
   if (first_change_in_batch) unpublished_races_.push_back(owned->state);
+  // What was accepted is the state: a new owner restores it from here.
+  (void)WriteChangelog(m.partition, TallyKey(race_id, View((*wire_tally)->precinct_id())),
+                       kafka::Payload(m));
   alerts_.clear();
   const Trigger trigger{d.update.event_time_ms, kafka::TimestampMs(m), kafka::TopicName(m),
                         m.partition, m.offset};
   owned->detector->Detect(*d.race, trigger, &alerts_);
   probe_->on_applied(SourceTopic::kTallies, MonotonicNs() - t0);
-  if (restoring) return absl::OkStatus();
-  return Publish(alerts_, m);
+  if (alerts_.empty()) return absl::OkStatus();
+  Publish(alerts_, m);
+  (void)WriteChangelog(m.partition, DetectorKey(race_id), owned->detector->SaveState());
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Forward(const rd_kafka_message_t& m, int32_t home) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (absl::string_view sent = kafka::HeaderValue(m, kSentAtHeader); !sent.empty()) {
+    headers.emplace_back(kSentAtHeader, std::string(sent));
+  }
+  TW_RETURN_IF_ERROR(Produce({.topic = options_.topics.repartition,
+                              .partition = home,
+                              .key = kafka::Key(m),
+                              .value = kafka::Payload(m),
+                              .headers = std::move(headers),
+                              .token = Token(current_key_, m.offset, false)}));
+  if (!exactly_once_) TrackPending(current_key_, m.offset, -1);
+  probe_->on_forwarded();
+  return absl::OkStatus();
+}
+
+Worker::OwnedRace* Worker::FindOrDefine(absl::string_view race_id, int32_t partition,
+                                        int64_t arrived_ms) {
+  if (auto it = races_.find(race_id); it != races_.end()) return &it->second;
+  std::shared_ptr<const RaceModel> model = definitions_->Find(race_id);
+  if (model == nullptr) {
+    // The definition may be on its way: its producer wrote it before this
+    // tally, so it is in the races topic as of the tally's arrival.
+    definitions_->AwaitSynced(arrived_ms >= 0 ? arrived_ms : NowUnixMs(), options_.definition_wait,
+                              stop_);
+    model = definitions_->Find(race_id);
+    if (model == nullptr) return nullptr;
+  }
+  auto state = std::make_shared<RaceState>(model, options_.race);
+  auto detector = std::make_unique<RaceDetector>(options_.rules, *model);
+  directory_->Publish(state);
+  Log(LogLevel::kInfo, "race_owned",
+      {{"race", model->race_id},
+       {"candidates", absl::StrCat(model->candidate_count())},
+       {"precincts", absl::StrCat(model->precincts.size())},
+       {"partition", absl::StrCat(partition)},
+       {"worker", absl::StrCat(index_)}});
+  auto [it, inserted] =
+      races_.emplace(model->race_id, OwnedRace{std::move(state), std::move(detector), partition});
+  return &it->second;
+}
+
+void Worker::AdoptDefinitions(bool force) {
+  const uint64_t g = definitions_->generation();
+  if (g == definitions_seen_ && !force) return;
+  definitions_seen_ = g;
+  for (const std::shared_ptr<const RaceModel>& model : definitions_->All()) {
+    const int32_t home = RacePartition(model->race_id, tallies_partitions_);
+    auto it = races_.find(model->race_id);
+    if (it == races_.end()) {
+      // A race defined, not yet counted, is served (at 0 %) by its owner.
+      if (progress_.contains(home)) FindOrDefine(model->race_id, home, -1);
+      continue;
+    }
+    OwnedRace& owned = it->second;
+    if (model == owned.state->model_ptr()) continue;
+    const RaceModel& before = owned.state->model();
+    Log(LogLevel::kInfo, "race_merged",
+        {{"race", model->race_id},
+         {"candidates", absl::StrCat(before.candidate_count(), "->", model->candidate_count())},
+         {"precincts", absl::StrCat(before.precincts.size(), "->", model->precincts.size())},
+         {"worker", absl::StrCat(index_)}});
+    std::shared_ptr<RaceState> grown = owned.state->Grown(model);
+    owned.detector->Grow(model->candidate_count());
+    directory_->Withdraw(owned.state.get());
+    directory_->Publish(grown);
+    owned.state = std::move(grown);
+  }
+}
+
+absl::Status Worker::WriteChangelog(int32_t partition, std::string key, absl::string_view value) {
+  absl::Status st = Produce({.topic = options_.topics.changelog,
+                             .partition = partition,
+                             .key = key,
+                             .value = value,
+                             .token = Token(current_key_, current_offset_, false)});
+  if (!st.ok()) {
+    Log(LogLevel::kError, "changelog_failed",
+        {{"partition", absl::StrCat(partition)}, {"error", std::string(st.message())}});
+    return st;
+  }
+  if (!exactly_once_) TrackPending(current_key_, current_offset_, -1);
+  probe_->on_changelog();
+  return absl::OkStatus();
 }
 
 absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m,
                                       absl::Span<const uint8_t> bytes) {
+  // A producer from before the races topic put it here. It counts for this
+  // process at once and goes to the races topic for every other one.
   absl::StatusOr<const wire::RaceDefinition*> def = DecodeRaceDefinition(bytes);
   if (!def.ok()) return WithReason("undecodable", def.status());
-  absl::StatusOr<std::shared_ptr<const RaceModel>> model = RaceModel::FromWire(**def);
-  if (!model.ok()) return WithReason("invalid_definition", model.status());
-  auto it = races_.find((*model)->race_id);
-  if (it != races_.end()) {
-    const RaceModel& have = it->second.state->model();
-    if ((*model)->version <= have.version || (*model)->SameShape(have)) {
-      return absl::OkStatus();  // a repeat, or a change that keeps every tally valid
-    }
-    Log(LogLevel::kWarn, "race_redefined",
-        {{"race", have.race_id}, {"version", absl::StrCat((*model)->version)}});
-    directory_->Withdraw(it->second.state.get());
-    races_.erase(it);
-  }
-  auto state = std::make_shared<RaceState>(*model, options_.race);
-  auto detector = std::make_unique<RaceDetector>(options_.rules, **model);
-  directory_->Publish(state);
-  Log(LogLevel::kInfo, "race_defined",
-      {{"race", (*model)->race_id},
-       {"candidates", absl::StrCat((*model)->candidate_count())},
-       {"precincts", absl::StrCat((*model)->precincts.size())},
-       {"partition", absl::StrCat(m.partition)},
-       {"worker", absl::StrCat(index_)}});
-  races_.emplace((*model)->race_id, OwnedRace{std::move(state), std::move(detector), m.partition});
+  const RaceDefinitionEvent e = ToValue(**def);
+  TW_RETURN_IF_ERROR(
+      definitions_->Merge(e, absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset)));
+  TW_RETURN_IF_ERROR(Produce({.topic = options_.topics.races,
+                              .key = e.race_id,
+                              .value = kafka::Payload(m),
+                              .token = Token(current_key_, m.offset, false)}));
+  if (!exactly_once_) TrackPending(current_key_, m.offset, -1);
   return absl::OkStatus();
 }
 
-absl::Status Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m) {
+void Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m) {
   for (const AlertEvent& a : alerts) {
     const std::string bytes = EncodeAlert(a);
-    const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
-    TrackPending(key, m.offset, origin_us_);
-    TW_RETURN_IF_ERROR(producer_->Produce({.topic = options_.topics.alerts,
-                                           .key = a.race_id,
-                                           .value = bytes,
-                                           .token = Token(key, m.offset, false)}));
+    absl::Status st = Produce({.topic = options_.topics.alerts,
+                               .key = a.race_id,
+                               .value = bytes,
+                               .token = Token(current_key_, m.offset, false)});
+    if (!st.ok()) {
+      // Exactly-once: the transaction aborts and the batch is done again.
+      // At-least-once: counted and logged; the tally stays applied.
+      probe_->on_alert_failed();
+      Log(LogLevel::kError, "alert_failed", {{"id", a.id}, {"error", std::string(st.message())}});
+      continue;
+    }
+    if (!exactly_once_) TrackPending(current_key_, m.offset, origin_us_);
     probe_->on_alert(static_cast<int>(a.kind));
     Log(LogLevel::kInfo, "alert", {{"id", a.id}, {"message", a.message}});
   }
-  return absl::OkStatus();
+}
+
+absl::Status Worker::Produce(const kafka::OutgoingMessage& msg) {
+  absl::Status st = producer_->Produce(msg);
+  if (!st.ok() && exactly_once_) produce_failed_ = true;
+  return st;
 }
 
 void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
@@ -296,19 +479,22 @@ void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
   const std::string source = absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset);
   Log(LogLevel::kWarn, "dead_letter",
       {{"source", source}, {"reason", reason}, {"error", std::string(why.message())}});
-  const int32_t key = KeyOf(kafka::TopicName(m), m.partition);
-  TrackPending(key, m.offset, -1);
   absl::Status st = producer_->Produce({.topic = options_.topics.dlq,
                                         .key = kafka::Key(m),
                                         .value = kafka::Payload(m),
                                         .headers = {{"tallywire.reason", reason},
                                                     {"tallywire.error", std::string(why.message())},
                                                     {"tallywire.source", source}},
-                                        .token = Token(key, m.offset, true)});
+                                        .token = Token(current_key_, m.offset, true)});
   if (!st.ok()) {
+    // Not retried and never holding commits back: the record stays in its
+    // topic, named here.
+    probe_->on_dead_letter_undeliverable();
     Log(LogLevel::kError, "dead_letter_failed",
         {{"source", source}, {"error", std::string(st.message())}});
+    return;
   }
+  if (!exactly_once_) TrackPending(current_key_, m.offset, -1);
 }
 
 void Worker::TrackPending(int32_t key, int64_t offset, int64_t origin_us) {
@@ -323,19 +509,25 @@ void Worker::TrackPending(int32_t key, int64_t offset, int64_t origin_us) {
 void Worker::OnDelivery(const kafka::Delivery& d) {
   const bool dead_letter = d.token & kDeadLetterBit;
   const auto key = static_cast<int32_t>((d.token & ~kDeadLetterBit) >> kPartitionShift);
-  const int32_t partition = key & ~kPostsKey;
   const auto offset = static_cast<int64_t>(d.token & kOffsetMask);
+  if (d.error) {
+    if (dead_letter) {
+      probe_->on_dead_letter_undeliverable();
+    } else if (exactly_once_) {
+      produce_failed_ = true;  // the transaction cannot commit: abort, do the batch again
+    }
+    Log(LogLevel::kError, dead_letter ? "dead_letter_undelivered" : "output_undelivered",
+        {{"source", absl::StrCat(TopicOf(key), "/", key & kPartitionOf, "/", offset)},
+         {"error", rd_kafka_err2str(d.error)}});
+  } else if (!dead_letter && exactly_once_) {
+    return;  // delivered into the open transaction; counted when it commits
+  }
   auto it = progress_.find(key);
   if (it == progress_.end()) return;  // partition revoked meanwhile; its new owner redoes it
   PartitionProgress& prog = it->second;
-  if (d.error) {
-    if (!dead_letter) probe_->on_alert_failed();
-    Log(LogLevel::kError, dead_letter ? "dead_letter_undelivered" : "alert_undelivered",
-        {{"partition", absl::StrCat(partition)},
-         {"offset", absl::StrCat(offset)},
-         {"error", rd_kafka_err2str(d.error)}});
-    if (prog.stuck_at < 0 || offset < prog.stuck_at) prog.stuck_at = offset;
-  }
+  // At-least-once: a failed output is counted and logged, and lets the
+  // partition commit past it (librdkafka already retried it until
+  // delivery.timeout.ms); holding commits back forever would stall it.
   for (Pending& p : prog.pending) {
     if (p.offset != offset) continue;
     --p.remaining;
@@ -351,23 +543,49 @@ absl::Status Worker::CommitProgress(bool sync, const rd_kafka_topic_partition_li
   kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
   for (auto& [key, prog] : progress_) {
     const char* topic = TopicOf(key).c_str();
-    const int32_t partition = key & ~kPostsKey;
+    const int32_t partition = key & kPartitionOf;
     if (only != nullptr && !rd_kafka_topic_partition_list_find(only, topic, partition)) continue;
     int64_t upto = prog.pending.empty() ? prog.next : prog.pending.front().offset;
-    if (prog.stuck_at >= 0) upto = std::min(upto, prog.stuck_at);
     if (upto <= prog.committed || upto < 0) continue;
     rd_kafka_topic_partition_list_add(list.get(), topic, partition)->offset = upto;
     prog.committed = upto;
   }
   if (list->cnt == 0) return absl::OkStatus();
-  return consumer_->Commit(*list, !sync);
+  absl::Status st = consumer_->Commit(*list, !sync);
+  commit_failing_.store(!st.ok(), std::memory_order_release);
+  return st;
+}
+
+absl::Status Worker::ReadCommitted(rd_kafka_topic_partition_list_t* list) {
+  // Never a silent replay from 0: retried until it works or we stop, and
+  // /readyz says not ready meanwhile.
+  absl::Duration backoff = absl::Milliseconds(200);
+  for (int attempt = 1;; ++attempt) {
+    absl::Status st = consumer_->Committed(list, absl::Seconds(30));
+    if (st.ok()) {
+      commit_failing_.store(false, std::memory_order_release);
+      return st;
+    }
+    commit_failing_.store(true, std::memory_order_release);
+    Log(LogLevel::kError, "committed_offsets_unavailable",
+        {{"worker", absl::StrCat(index_)},
+         {"attempt", absl::StrCat(attempt)},
+         {"error", std::string(st.message())}});
+    if (stop_ != nullptr && stop_->load(std::memory_order_acquire)) return st;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
 }
 
 void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   probe_->on_rebalance();
   kafka::PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
-  if (absl::Status st = consumer_->Committed(committed.get(), absl::Seconds(30)); !st.ok()) {
-    Log(LogLevel::kError, "committed_offsets_unavailable", {{"error", std::string(st.message())}});
+  if (absl::Status st = ReadCommitted(committed.get()); !st.ok()) {
+    // Stopping: take nothing, so nothing is handled from a wrong offset.
+    for (int i = 0; i < partitions->cnt; ++i) {
+      partitions->elems[i].offset = RD_KAFKA_OFFSET_END;
+    }
+    return;
   }
   // Posts partitions rebuild their windows from the posts of the last
   // horizon (longest window plus grace, by Kafka timestamp), not the whole log.
@@ -395,9 +613,9 @@ void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     const int64_t c = committed->elems[i].offset;
     PartitionProgress& prog = progress_[key];
     prog = PartitionProgress{};
-    prog.restore_until = c >= 0 ? c : 0;
     prog.committed = c;
     if (key & kPostsKey) {
+      prog.restore_until = c >= 0 ? c : 0;
       const rd_kafka_topic_partition_t* h =
           rd_kafka_topic_partition_list_find(horizon.get(), tp.topic, tp.partition);
       // Never committed: the whole topic is new to the group. Else from the
@@ -409,29 +627,241 @@ void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
       windows_[tp.partition] = w;
       board_->Publish(tp.partition, w);
     } else {
-      // Rebuild the races of this partition from the compacted log.
-      tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+      // The state comes from the changelog; the input resumes where the
+      // group left it (a new group reads it all: every tally the changelog
+      // holds is stale, so nothing is counted or announced twice).
+      tp.offset = c >= 0 ? c : RD_KAFKA_OFFSET_BEGINNING;
+      if ((key & kRepartitionKey) == 0) {
+        if (!rd_kafka_topic_partition_list_find(partitions, options_.topics.repartition.c_str(),
+                                                tp.partition)) {
+          Log(LogLevel::kError, "copartitioning_broken",
+              {{"partition", absl::StrCat(tp.partition)},
+               {"error",
+                "tallies partition assigned without its repartition partition: set "
+                "partition.assignment.strategy=range on every member"}});
+        }
+        for (int attempt = 1;; ++attempt) {
+          absl::Status st = Restore(tp.partition);
+          if (st.ok() || (stop_ != nullptr && stop_->load(std::memory_order_acquire))) break;
+          Log(LogLevel::kError, "restore_failed",
+              {{"partition", absl::StrCat(tp.partition)},
+               {"attempt", absl::StrCat(attempt)},
+               {"error", std::string(st.message())}});
+          DropRaces(tp.partition);
+          absl::SleepFor(absl::Seconds(1));
+        }
+      }
     }
     Log(LogLevel::kInfo, "partition_assigned",
         {{"worker", absl::StrCat(index_)},
          {"topic", tp.topic},
          {"partition", absl::StrCat(tp.partition)},
-         {"restore_until", absl::StrCat(prog.restore_until)}});
+         {"committed", absl::StrCat(c)}});
   }
+  AdoptDefinitions(/*force=*/true);
   CountAssigned();
   caught_up_.store(false, std::memory_order_release);
   joined_.store(true, std::memory_order_release);
+}
+
+absl::Status Worker::Restore(int32_t partition) {
+  const int64_t t0 = MonotonicNs();
+  // The changelog may name races defined a moment ago.
+  definitions_->AwaitSynced(NowUnixMs(), options_.definition_wait, stop_);
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), options_.topics.changelog.c_str(), partition)
+      ->offset = RD_KAFKA_OFFSET_BEGINNING;
+  TW_RETURN_IF_ERROR(
+      kafka::KafkaError(rd_kafka_assign(restorer_->handle(), list.get()), "assign changelog"));
+  absl::flat_hash_map<std::string, std::string> detectors;
+  uint64_t records = 0, skipped = 0;
+  absl::Status status;
+  int64_t idle_since = MonotonicNs();
+  for (;;) {
+    if (stop_ != nullptr && stop_->load(std::memory_order_acquire)) {
+      status = absl::CancelledError("stopping");
+      break;
+    }
+    kafka::MessagePtr m = restorer_->Poll(absl::Milliseconds(100));
+    if (!m) {
+      if (MonotonicNs() - idle_since > 60'000'000'000) {
+        status = absl::DeadlineExceededError("changelog: no end of partition in 60 s");
+        break;
+      }
+      continue;
+    }
+    idle_since = MonotonicNs();
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+    if (m->err) {
+      status = kafka::KafkaError(m->err, "changelog");
+      break;
+    }
+    ++records;
+    const ChangelogKey key = ParseChangelogKey(kafka::Key(*m));
+    if (key.kind == ChangelogKey::Kind::kDetector) {
+      detectors[key.race_id] = std::string(kafka::Payload(*m));
+      continue;
+    }
+    absl::StatusOr<const wire::PrecinctTally*> t =
+        key.kind == ChangelogKey::Kind::kTally
+            ? DecodeTally(aligned_.Align(kafka::AsBytesOf(*m)))
+            : absl::StatusOr<const wire::PrecinctTally*>(absl::DataLossError("unknown key"));
+    OwnedRace* owned =
+        t.ok() ? FindOrDefine(View((*t)->race_id()), partition, NowUnixMs()) : nullptr;
+    absl::StatusOr<DecodedTally> d =
+        t.ok() ? ResolveTally(**t, owned ? owned->state.get() : nullptr) : t.status();
+    if (!d.ok()) {
+      // Only tallywire writes here; a record it cannot use is a bug or a
+      // definition lost, worth a line each, and the rest still restores.
+      ++skipped;
+      Log(LogLevel::kWarn, "changelog_record_skipped",
+          {{"source", absl::StrCat(options_.topics.changelog, "/", partition, "/", m->offset)},
+           {"error", std::string(d.status().message())}});
+      continue;
+    }
+    d->race->Apply(d->update);
+  }
+  (void)rd_kafka_assign(restorer_->handle(), nullptr);
+  TW_RETURN_IF_ERROR(status);
+  int races = 0;
+  for (auto& [id, owned] : races_) {
+    if (owned.partition != partition) continue;
+    ++races;
+    owned.state->Publish();
+    if (auto it = detectors.find(id); it != detectors.end()) {
+      if (absl::Status st = owned.detector->LoadState(it->second); !st.ok()) {
+        Log(LogLevel::kWarn, "detector_state_unusable",
+            {{"race", id}, {"error", std::string(st.message())}});
+      }
+    }
+  }
+  probe_->on_restored_records(records);
+  Log(LogLevel::kInfo, "restored",
+      {{"worker", absl::StrCat(index_)},
+       {"partition", absl::StrCat(partition)},
+       {"records", absl::StrCat(records)},
+       {"skipped", absl::StrCat(skipped)},
+       {"races", absl::StrCat(races)},
+       {"ms", absl::StrCat((MonotonicNs() - t0) / 1'000'000)}});
+  return absl::OkStatus();
+}
+
+void Worker::DropRaces(int32_t partition) {
+  for (auto it = races_.begin(); it != races_.end();) {
+    if (it->second.partition == partition) {
+      directory_->Withdraw(it->second.state.get());
+      races_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::Status Worker::BeginTransaction() {
+  if (in_transaction_) return absl::OkStatus();
+  TW_RETURN_IF_ERROR(TxnError(rd_kafka_begin_transaction(producer_->handle()), "begin"));
+  in_transaction_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Worker::CommitTransaction() {
+  if (!in_transaction_) return absl::OkStatus();
+  EndBatch();
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+  for (auto& [key, prog] : progress_) {
+    if (prog.next < 0 || prog.next <= prog.committed) continue;
+    rd_kafka_topic_partition_list_add(list.get(), TopicOf(key).c_str(), key & kPartitionOf)
+        ->offset = prog.next;
+  }
+  rd_kafka_t* rk = producer_->handle();
+  rd_kafka_error_t* error = nullptr;
+  if (produce_failed_) {
+    error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "an output of the batch failed");
+  } else {
+    if (list->cnt > 0) {
+      rd_kafka_consumer_group_metadata_t* group =
+          rd_kafka_consumer_group_metadata(consumer_->handle());
+      error = rd_kafka_send_offsets_to_transaction(rk, list.get(), group, 30000);
+      rd_kafka_consumer_group_metadata_destroy(group);
+    }
+    for (int attempt = 0; error == nullptr && attempt < 3; ++attempt) {
+      error = rd_kafka_commit_transaction(rk, 30000);
+      if (error == nullptr || !rd_kafka_error_is_retriable(error)) break;
+      rd_kafka_error_destroy(error);
+      error = nullptr;
+    }
+  }
+  if (error == nullptr) {
+    in_transaction_ = false;
+    for (int i = 0; i < list->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = list->elems[i];
+      if (auto it = progress_.find(KeyOf(tp.topic, tp.partition)); it != progress_.end()) {
+        it->second.committed = tp.offset;
+      }
+    }
+    probe_->on_transaction(true);
+    commit_failing_.store(false, std::memory_order_release);
+    return absl::OkStatus();
+  }
+  const bool fatal = rd_kafka_error_is_fatal(error);
+  absl::Status st = TxnError(error, "commit transaction");
+  commit_failing_.store(true, std::memory_order_release);
+  if (fatal) return absl::FailedPreconditionError(st.message());
+  if (absl::Status ab = TxnError(rd_kafka_abort_transaction(rk, 30000), "abort transaction");
+      !ab.ok()) {
+    return absl::FailedPreconditionError(ab.message());
+  }
+  in_transaction_ = false;
+  produce_failed_ = false;
+  probe_->on_transaction(false);
+  Log(LogLevel::kWarn, "transaction_aborted",
+      {{"worker", absl::StrCat(index_)}, {"error", std::string(st.message())}});
+  if (!shutting_down_) Rewind();
+  return st;
+}
+
+void Worker::Rewind() {
+  // What the aborted transaction did to the state is undone the way a new
+  // owner would build it: from the changelog, then the input from the
+  // committed offsets.
+  unpublished_races_.clear();
+  kafka::PartitionListPtr seek(rd_kafka_topic_partition_list_new(4));
+  for (auto& [key, prog] : progress_) {
+    const int32_t partition = key & kPartitionOf;
+    if ((key & (kPostsKey | kRepartitionKey)) == 0) {
+      DropRaces(partition);
+      if (absl::Status st = Restore(partition); !st.ok()) {
+        Log(LogLevel::kError, "restore_failed",
+            {{"partition", absl::StrCat(partition)}, {"error", std::string(st.message())}});
+      }
+    }
+    rd_kafka_topic_partition_list_add(seek.get(), TopicOf(key).c_str(), partition)->offset =
+        prog.committed >= 0 ? prog.committed : RD_KAFKA_OFFSET_BEGINNING;
+    prog.next = prog.committed;
+    prog.pending.clear();
+  }
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(consumer_->handle(), seek.get(), 10000)) {
+    Log(LogLevel::kError, "rewind_failed", {{"error", rd_kafka_error_string(e)}});
+    rd_kafka_error_destroy(e);
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // a failing broker is not hammered
 }
 
 void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
   probe_->on_rebalance();
   // Hand over cleanly: what we produced is delivered and committed before
   // the next owner starts from our committed offset.
-  if (absl::Status st = producer_->Flush(absl::Seconds(30)); !st.ok()) {
-    Log(LogLevel::kError, "flush_on_revoke", {{"error", std::string(st.message())}});
-  }
-  if (absl::Status st = CommitProgress(/*sync=*/true, partitions); !st.ok()) {
-    Log(LogLevel::kWarn, "commit_on_revoke", {{"error", std::string(st.message())}});
+  if (exactly_once_) {
+    if (absl::Status st = CommitTransaction(); !st.ok()) {
+      Log(LogLevel::kWarn, "commit_on_revoke", {{"error", std::string(st.message())}});
+    }
+  } else {
+    if (absl::Status st = producer_->Flush(absl::Seconds(30)); !st.ok()) {
+      Log(LogLevel::kError, "flush_on_revoke", {{"error", std::string(st.message())}});
+    }
+    if (absl::Status st = CommitProgress(/*sync=*/true, partitions); !st.ok()) {
+      Log(LogLevel::kWarn, "commit_on_revoke", {{"error", std::string(st.message())}});
+    }
   }
   for (int i = 0; i < partitions->cnt; ++i) {
     const rd_kafka_topic_partition_t& tp = partitions->elems[i];
@@ -445,15 +875,8 @@ void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
         board_->Withdraw(p, it->second.get());
         windows_.erase(it);
       }
-      continue;
-    }
-    for (auto it = races_.begin(); it != races_.end();) {
-      if (it->second.partition == p) {
-        directory_->Withdraw(it->second.state.get());
-        races_.erase(it++);
-      } else {
-        ++it;
-      }
+    } else if ((key & kRepartitionKey) == 0) {
+      DropRaces(p);
     }
   }
   CountAssigned();
@@ -461,7 +884,7 @@ void Worker::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
 
 void Worker::CountAssigned() {
   int tallies = 0;
-  for (const auto& [key, prog] : progress_) tallies += (key & kPostsKey) == 0;
+  for (const auto& [key, prog] : progress_) tallies += (key & (kPostsKey | kRepartitionKey)) == 0;
   assigned_.store(tallies, std::memory_order_release);
 }
 
@@ -470,14 +893,14 @@ void Worker::RefreshLag() {
   bool live = joined();
   for (auto& [key, prog] : progress_) {
     const std::string& topic = TopicOf(key);
-    const int32_t partition = key & ~kPostsKey;
+    const int32_t partition = key & kPartitionOf;
     int64_t lo = -1, hi = -1;
     rd_kafka_get_watermark_offsets(consumer_->handle(), topic.c_str(), partition, &lo, &hi);
     if (hi < 0) {
       caught_up = false;
       continue;
     }
-    const int64_t position = prog.next >= 0 ? prog.next : std::max<int64_t>(lo, 0);
+    const int64_t position = prog.next >= 0 ? prog.next : std::max<int64_t>(lo, prog.committed);
     const int64_t lag = std::max<int64_t>(0, hi - position);
     probe_->set_lag(topic, partition, lag);
     if (position < prog.restore_until) live = false;

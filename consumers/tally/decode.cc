@@ -11,10 +11,13 @@ absl::StatusOr<DecodedTally> DecodeTallyFor(
   if (!t.ok()) {
     return HasReason(t.status()) ? t.status() : WithReason("undecodable", t.status());
   }
-  const wire::PrecinctTally& tally = **t;
+  return ResolveTally(**t, find_race(View((*t)->race_id())));
+}
+
+absl::StatusOr<DecodedTally> ResolveTally(const wire::PrecinctTally& tally, RaceState* race) {
   DecodedTally d;
-  d.wire = *t;
-  d.race = find_race(View(tally.race_id()));
+  d.wire = &tally;
+  d.race = race;
   if (d.race == nullptr) {
     return WithReason("unknown_race", absl::NotFoundError(absl::StrCat(
                                           "race ", View(tally.race_id()), " has no definition")));
@@ -27,7 +30,7 @@ absl::StatusOr<DecodedTally> DecodeTallyFor(
         absl::NotFoundError(absl::StrCat("race ", model.race_id, ": precinct ",
                                          View(tally.precinct_id()), " is not in its definition")));
   }
-  if (tally.votes()->size() != model.candidate_count()) {
+  if (tally.votes()->size() > model.candidate_count()) {
     return WithReason(
         "candidate_mismatch",
         absl::InvalidArgumentError(absl::StrCat(
@@ -38,6 +41,11 @@ absl::StatusOr<DecodedTally> DecodeTallyFor(
   d.update.version = tally.version();
   d.update.event_time_ms = tally.event_time_ms();
   d.update.votes = absl::Span<const int64_t>(tally.votes()->data(), tally.votes()->size());
+  if (d.update.votes.size() < model.candidate_count()) {
+    d.padded.assign(model.candidate_count(), 0);
+    std::copy(d.update.votes.begin(), d.update.votes.end(), d.padded.begin());
+    d.update.votes = d.padded;
+  }
   d.update.ballots_cast = tally.ballots_cast();
   d.update.complete = tally.complete();
   return d;

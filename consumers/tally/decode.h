@@ -18,12 +18,17 @@ struct DecodedTally {
   RaceState* race = nullptr;
   TallyUpdate update;
   const wire::PrecinctTally* wire = nullptr;  // points into the input bytes
+  // A tally counted before candidates were appended to its race (a write-in
+  // that appeared later) has fewer votes: they are these, zero-padded.
+  std::vector<int64_t> padded;
 };
 
 // Reasons: "undecodable" (verifier, identifier, size), "invalid_counts"
 // (negative, overflowing, by-type mismatch), "unknown_race",
-// "unknown_precinct", "candidate_mismatch".
+// "unknown_precinct", "candidate_mismatch" (more votes than candidates).
 absl::StatusOr<DecodedTally> DecodeTallyFor(
     absl::Span<const uint8_t> bytes, absl::FunctionRef<RaceState*(absl::string_view)> find_race);
+// The same for a tally already verified (DecodeTally): resolves it only.
+absl::StatusOr<DecodedTally> ResolveTally(const wire::PrecinctTally& tally, RaceState* race);
 
 }  // namespace tallywire

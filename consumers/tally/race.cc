@@ -193,6 +193,7 @@ RaceState::Applied RaceState::Apply(const TallyUpdate& u) {
   unpublished_ = true;
 
   p.version = u.version;
+  p.event_time_ms = u.event_time_ms;
   p.ballots = ballots;
   p.uncounted = uncounted;
   p.complete = u.complete;
@@ -259,6 +260,27 @@ void RaceState::LeaveWindow(int64_t* window_votes) {
     if (++window_head_ == window_cap_) window_head_ = 0;
     --window_size_;
   }
+}
+
+std::shared_ptr<RaceState> RaceState::Grown(std::shared_ptr<const RaceModel> merged) const {
+  auto next = std::make_shared<RaceState>(
+      merged, RaceStateOptions{.window = absl::Milliseconds(window_ms_)});
+  std::vector<int64_t> votes(next->k_, 0);
+  for (size_t i = 0; i < precincts_.size(); ++i) {
+    const PrecinctState& p = precincts_[i];
+    if (!p.seen) continue;
+    const std::optional<PrecinctIndex> j = merged->FindPrecinct(model_->precincts[i].id);
+    if (!j) continue;  // a merge keeps every precinct; nothing to carry otherwise
+    std::copy_n(&precinct_votes_[i * k_], std::min(k_, next->k_), votes.begin());
+    next->Apply({.precinct = *j,
+                 .version = p.version,
+                 .event_time_ms = p.event_time_ms,
+                 .votes = votes,
+                 .ballots_cast = p.ballots,
+                 .complete = p.complete});
+  }
+  next->Publish();
+  return next;
 }
 
 RaceSnapshot RaceState::Snapshot() const {

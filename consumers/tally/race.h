@@ -170,6 +170,11 @@ class RaceState {
   bool has_unpublished() const { return unpublished_; }
   // Any thread; never blocks the writer. As of the last Publish().
   RaceSnapshot Snapshot() const;
+  // Owner thread only: this race under `merged`, a definition that keeps
+  // every candidate (in order) and every precinct of this one's and may add
+  // more (definitions merge, see consumers/state/definitions.h). Every
+  // report held here is applied to it again, so its totals equal these.
+  std::shared_ptr<RaceState> Grown(std::shared_ptr<const RaceModel> merged) const;
 
   const RaceModel& model() const { return *model_; }
   const std::shared_ptr<const RaceModel>& model_ptr() const { return model_; }
@@ -202,6 +207,7 @@ class RaceState {
     uint64_t version = 0;
     int64_t ballots = 0;
     int64_t uncounted = 0;
+    int64_t event_time_ms = 0;  // of the report held, for Grown()
     bool seen = false;
     bool complete = false;
   };

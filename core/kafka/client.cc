@@ -167,6 +167,12 @@ absl::Status Producer::Produce(const OutgoingMessage& msg) {
     }
   }
   std::string topic(msg.topic);
+  // A full queue is served (back-pressure), but not forever: a broker that
+  // takes nothing for queue_full_limit_ is an error the caller reports,
+  // and a stop request ends the wait at once.
+  const int64_t give_up = queue_full_limit_ == absl::InfiniteDuration()
+                              ? INT64_MAX
+                              : MonotonicNs() + absl::ToInt64Nanoseconds(queue_full_limit_);
   for (;;) {
     void* token = reinterpret_cast<void*>(static_cast<uintptr_t>(msg.token));
     char* value = const_cast<char*>(msg.value.data());
@@ -185,7 +191,8 @@ absl::Status Producer::Produce(const OutgoingMessage& msg) {
                   RD_KAFKA_V_VALUE(value, msg.value.size()),
                   RD_KAFKA_V_KEY(msg.key.data(), msg.key.size()),
                   RD_KAFKA_V_TIMESTAMP(msg.timestamp_ms), RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && MonotonicNs() < give_up &&
+        (stop_ == nullptr || !stop_->load(std::memory_order_acquire))) {
       rd_kafka_poll(rk_.get(), 10);
       continue;
     }

@@ -96,8 +96,13 @@ class Producer {
   ~Producer();
 
   // Copies key and value. When librdkafka's queue is full, serves delivery
-  // reports until there is room: back-pressure, never a silent drop.
+  // reports until there is room: back-pressure, never a silent drop. Gives
+  // up with QUEUE_FULL after `limit` or once *stop is set (SetPatience).
   absl::Status Produce(const OutgoingMessage& msg);
+  void SetPatience(absl::Duration limit, const std::atomic<bool>* stop) {
+    queue_full_limit_ = limit;
+    stop_ = stop;
+  }
   int Poll(absl::Duration timeout);
   // Waits for every outstanding delivery; error if some remain at timeout.
   absl::Status Flush(absl::Duration timeout);
@@ -114,6 +119,8 @@ class Producer {
 
   HandlePtr rk_;
   DeliveryCallback on_delivery_;
+  absl::Duration queue_full_limit_ = absl::InfiniteDuration();
+  const std::atomic<bool>* stop_ = nullptr;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failed_{0};
 };

@@ -19,7 +19,13 @@ std::unique_ptr<Pipeline> Pipeline::Create(int partitions, int replication_facto
   const std::string suffix =
       absl::StrCat("-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
                    getpid(), "-", NowUnixMs());
-  p->topics = {"tallies" + suffix, "posts" + suffix, "alerts" + suffix, "dlq" + suffix};
+  p->topics = {.tallies = "tallies" + suffix,
+               .posts = "posts" + suffix,
+               .alerts = "alerts" + suffix,
+               .dlq = "dlq" + suffix,
+               .races = "races" + suffix,
+               .repartition = "repartition" + suffix,
+               .changelog = "changelog" + suffix};
   const auto specs = DefaultTopics({.partitions = partitions,
                                     .replication_factor = replication_factor,
                                     .min_insync_replicas = replication_factor > 1 ? 2 : 1},
@@ -56,6 +62,9 @@ ServiceOptions Pipeline::AggregatorOptions(int threads) const {
   o.threads = threads;
   o.group_id = "group-" + topics.tallies;
   o.commit_interval = absl::Milliseconds(200);
+#ifndef TALLYWIRE_REAL_KAFKA
+  o.embedded_broker = true;
+#endif
   // A member that vanished is noticed in seconds, not the default 45.
   o.kafka.Set("session.timeout.ms", "6000");
   o.kafka.Set("heartbeat.interval.ms", "500");
