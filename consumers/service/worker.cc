@@ -322,8 +322,20 @@ absl::Status Worker::OnTally(const rd_kafka_message_t& m, absl::Span<const uint8
   const int32_t home = RacePartition(race_id, tallies_partitions_);
   if (home != m.partition) return Forward(m, home);
   OwnedRace* owned = FindOrDefine(race_id, m.partition, kafka::TimestampMs(m));
-  TW_ASSIGN_OR_RETURN(DecodedTally d,
-                      ResolveTally(**wire_tally, owned ? owned->state.get() : nullptr));
+  absl::StatusOr<DecodedTally> resolved =
+      ResolveTally(**wire_tally, owned ? owned->state.get() : nullptr);
+  if (!resolved.ok() && owned != nullptr &&
+      (ReasonOf(resolved.status()) == "unknown_precinct" ||
+       ReasonOf(resolved.status()) == "candidate_mismatch")) {
+    // A precinct or candidate added by a definition this worker has not
+    // adopted yet (it was written before this tally): adopt it, then retry.
+    definitions_->AwaitSynced(kafka::TimestampMs(m), options_.definition_wait, stop_);
+    AdoptDefinitions(/*force=*/true);
+    owned = &races_.find(race_id)->second;
+    resolved = ResolveTally(**wire_tally, owned->state.get());
+  }
+  if (!resolved.ok()) return resolved.status();
+  DecodedTally& d = *resolved;
   const bool first_change_in_batch = !d.race->has_unpublished();
   if (d.race->Apply(d.update) == RaceState::Applied::kStale) {
     probe_->on_stale();
@@ -666,8 +678,6 @@ void Worker::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
 
 absl::Status Worker::Restore(int32_t partition) {
   const int64_t t0 = MonotonicNs();
-  // The changelog may name races defined a moment ago.
-  definitions_->AwaitSynced(NowUnixMs(), options_.definition_wait, stop_);
   kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), options_.topics.changelog.c_str(), partition)
       ->offset = RD_KAFKA_OFFSET_BEGINNING;

@@ -92,10 +92,10 @@ absl::Status DefinitionTable::Init() {
   cfg.Set("enable.auto.commit", "false");
   cfg.Set("enable.partition.eof", "true");
   cfg.Set("isolation.level", "read_committed");
+  cfg.Set("fetch.wait.max.ms", absl::StrCat(kFetchWaitMs));
   cfg.SetDefault("client.id", "tallywire-definitions");
   TW_ASSIGN_OR_RETURN(consumer_, kafka::Consumer::Create(cfg));
   TW_ASSIGN_OR_RETURN(partitions_, consumer_->PartitionCount(topic_, absl::Seconds(30)));
-  sync_end_.assign(partitions_, 0);
   read_to_.assign(partitions_, 0);
   return consumer_->Assign(topic_, partitions_, RD_KAFKA_OFFSET_BEGINNING);
 }
@@ -103,45 +103,39 @@ absl::Status DefinitionTable::Init() {
 void DefinitionTable::Run(const std::atomic<bool>* stop) {
   while (!stop->load(std::memory_order_acquire)) {
     if (kafka::MessagePtr m = consumer_->Poll(absl::Milliseconds(20))) OnMessage(*m);
-    bool wanted;
-    {
-      absl::MutexLock lock(&mu_);
-      wanted = waiters_ > 0;
-    }
-    // A sync every second keeps "synced as of" recent for whoever asks
-    // next; one at once when someone waits.
-    if (sync_started_ms_ < 0 && (wanted || MonotonicNs() - last_sync_ns_ > 1'000'000'000)) {
-      StartSync();
-    }
     CheckSync();
   }
   (void)consumer_->Close();
 }
 
-void DefinitionTable::StartSync() {
-  last_sync_ns_ = MonotonicNs();
-  const int64_t started = NowUnixMs();
+// "Synced as of T": at least kFetchWaitMs after T, every partition has been
+// read up to the high watermark of its latest fetch response. The fetcher
+// never waits longer than that for data, so that watermark is from after T.
+// Read from librdkafka's cache, not asked for: a query blocks (for minutes,
+// seen with a broker down) where this keeps reading.
+void DefinitionTable::CheckSync() {
+  const int64_t now_ns = MonotonicNs();
+  if (check_at_ns_ == 0) {
+    bool wanted;
+    {
+      absl::MutexLock lock(&mu_);
+      wanted = waiters_ > 0;
+    }
+    if (!wanted && now_ns - last_sync_ns_ < 1'000'000'000) return;
+    candidate_ms_ = NowUnixMs();
+    check_at_ns_ = now_ns + (kFetchWaitMs + 50) * 1'000'000;
+    return;
+  }
+  if (now_ns < check_at_ns_) return;
   for (int p = 0; p < partitions_; ++p) {
     int64_t lo = -1, hi = -1;
-    if (rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            consumer_->handle(), topic_.c_str(), p, &lo, &hi, 5000)) {
-      Log(LogLevel::kWarn, "definitions_sync_failed",
-          {{"topic", topic_}, {"partition", absl::StrCat(p)}, {"error", rd_kafka_err2name(e)}});
-      return;  // try again on the next turn
-    }
-    sync_end_[p] = hi;
-  }
-  sync_started_ms_ = started;
-}
-
-void DefinitionTable::CheckSync() {
-  if (sync_started_ms_ < 0) return;
-  for (int p = 0; p < partitions_; ++p) {
-    if (read_to_[p] < sync_end_[p]) return;
+    rd_kafka_get_watermark_offsets(consumer_->handle(), topic_.c_str(), p, &lo, &hi);
+    if (hi < 0 || read_to_[p] < hi) return;  // not there yet: look again next turn
   }
   absl::MutexLock lock(&mu_);
-  synced_as_of_ms_ = std::max(synced_as_of_ms_, sync_started_ms_);
-  sync_started_ms_ = -1;
+  synced_as_of_ms_ = std::max(synced_as_of_ms_, candidate_ms_);
+  check_at_ns_ = 0;
+  last_sync_ns_ = now_ns;
 }
 
 void DefinitionTable::OnMessage(const rd_kafka_message_t& m) {

@@ -21,8 +21,11 @@
 // map; readers take the mutex per lookup, which workers do once per race
 // and per change (they cache the model and watch generation(), an atomic
 // bumped after every change). "Synced as of T" means every definition
-// written to the topic before wall time T has been read: the table asks the
-// broker for the end offsets at T and reads up to them. A producer that
+// written to the topic before wall time T has been read: at least one
+// fetch wait after T, every partition is read up to the high watermark of
+// its latest fetch response (CheckSync). A broker that is down leaves its
+// partitions' watermarks stale; a definition there may be missed until it
+// is back, and its tallies are dead-lettered as unknown_race meanwhile. A producer that
 // flushes a race's definition before its tallies (tallywire's does) thus
 // guarantees that a tally's owner finds the definition once the table is
 // synced as of the tally's arrival.
@@ -87,8 +90,8 @@ class DefinitionTable {
     std::shared_ptr<const RaceModel> model;
   };
   void OnMessage(const rd_kafka_message_t& m);
-  void StartSync();
   void CheckSync();
+  static constexpr int64_t kFetchWaitMs = 100;
 
   const kafka::KafkaConfig kafka_;
   const std::string topic_;
@@ -96,6 +99,11 @@ class DefinitionTable {
   int partitions_ = 0;
   std::vector<Listener> listeners_;
   AlignedBytes aligned_;
+  // Table thread only.
+  std::vector<int64_t> read_to_;  // next offset per partition, from messages and EOFs
+  int64_t candidate_ms_ = 0;      // the sync in progress: as of this time,
+  int64_t check_at_ns_ = 0;       // judged from then on (0: none)
+  int64_t last_sync_ns_ = 0;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Entry> races_ ABSL_GUARDED_BY(mu_);
@@ -103,12 +111,6 @@ class DefinitionTable {
   mutable int waiters_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> conflicts_{0};
-
-  // Table thread only: the sync in progress.
-  int64_t sync_started_ms_ = -1;
-  int64_t last_sync_ns_ = 0;
-  std::vector<int64_t> sync_end_;  // per partition: the end offsets at sync_started_ms_
-  std::vector<int64_t> read_to_;   // per partition: next offset, from messages and EOFs
 };
 
 }  // namespace tallywire
