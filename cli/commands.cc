@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -166,6 +167,30 @@ void PrintExpected(const Feed& feed) {
   }
 }
 
+// The posts' counterpart of PrintExpected: what a run would publish.
+void PrintPostsSummary(const std::function<bool(PostEvent*)>& next) {
+  PostEvent p;
+  int64_t posts = 0, replies = 0, reposts = 0;
+  int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
+  absl::flat_hash_set<std::string> authors;
+  while (!g_stop.load() && next(&p)) {
+    ++posts;
+    replies += p.is_reply;
+    reposts += p.is_repost;
+    first = std::min(first, p.created_at_ms);
+    last = std::max(last, p.created_at_ms);
+    authors.insert(p.author);
+  }
+  auto when = [](int64_t ms) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  };
+  std::printf("dry run: %lld posts, %zu authors, %lld replies, %lld reposts",
+              static_cast<long long>(posts), authors.size(), static_cast<long long>(replies),
+              static_cast<long long>(reposts));
+  if (posts > 0) std::printf(", created_at %s .. %s", when(first).c_str(), when(last).c_str());
+  std::printf("; nothing published\n");
+}
+
 }  // namespace
 
 int ProducePosts(const Args& args, const kafka::KafkaConfig& cfg) {
@@ -219,6 +244,10 @@ int ProducePosts(const Args& args, const kafka::KafkaConfig& cfg) {
       return true;
     };
   }
+  if (args.Has("dry-run")) {
+    PrintPostsSummary(next);
+    return 0;
+  }
   PostPublishOptions opts;
   opts.topic = args.Get("topic", "posts");
   opts.repeat = static_cast<int>(*repeat);
@@ -260,7 +289,9 @@ int RunProduce(const std::vector<std::string>& argv) {
                {"rate", "EVENTS/S", "offered rate (default: as fast as possible)"},
                {"speedup", "X", "replay event time X times faster"},
                {"topic", "NAME", "topic (default tallies, or posts)"},
-               {"dry-run", "", "read the input and print the expected final totals; no Kafka"}},
+               {"dry-run", "",
+                "read the input and print what would be sent (tallies: the expected final "
+                "totals; posts: counts and time range); no Kafka"}},
               /*kafka=*/true,
               /*positional=*/true};
   CommonLogFlags(&cmd);

@@ -101,6 +101,32 @@ TEST(Cli, NumbersAreRangeChecked) {
   }
 }
 
+std::string WritePosts(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  FILE* f = fopen(path.c_str(), "w");
+  fputs(text.c_str(), f);
+  fclose(f);
+  return path;
+}
+
+// A dry run touches no broker: an unreachable one must not matter.
+TEST(Cli, ProducePostsDryRunPublishesNothingAndSummarises) {
+  const std::string path = WritePosts(
+      "dry.jsonl",
+      "{\"id\":\"1\",\"author\":\"a\",\"created_at\":\"2017-04-18T23:00:00Z\",\"text\":\"Ossoff!\"}"
+      "\n"
+      "{\"id\":\"2\",\"author\":\"b\",\"created_at\":1492556700000,\"text\":\"Handel\"}\n"
+      "{\"id\":\"3\",\"author\":\"a\",\"created_at\":1492556460000,\"text\":\"again\"}\n");
+  CliRun r = Tallywire("produce posts --dry-run --brokers 127.0.0.1:1 --jsonl " + path);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("produced posts"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 posts, 2 authors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2017-04-18T23:00:00Z .. 2017-04-18T23:05:00Z"), std::string::npos) << r.out;
+  r = Tallywire("produce posts --dry-run --brokers 127.0.0.1:1 --synthetic april18 --count 50");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("50 posts"), std::string::npos) << r.out;
+}
+
 TEST(Cli, PrintConfigMergesFlagsAndMasksSecrets) {
   CliRun r =
       Tallywire("aggregate --brokers h:1 -X linger.ms=3 -Xsasl.password=s3cret --print-config");
