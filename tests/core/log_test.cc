@@ -21,14 +21,19 @@ std::string Captured(bool json, const std::string& value) {
 const std::string kForged =
     "bad\n2026-12-01T00:00:00.000Z ERROR admin_login user=root\r\x1b[2K\x7f end";
 
-TEST(Log, TextValueWithNewlineOrControlsCannotForgeALine) {
-  const std::string out = Captured(false, kForged);
+// Exactly one line, and no raw control byte a terminal would act on.
+void ExpectOneLineWithoutControls(const std::string& out) {
   ASSERT_FALSE(out.empty());
   EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
   for (size_t i = 0; i + 1 < out.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(out[i]);
     EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "raw control byte " << int(c) << " at " << i;
   }
+}
+
+TEST(Log, TextValueWithNewlineOrControlsCannotForgeALine) {
+  const std::string out = Captured(false, kForged);
+  ExpectOneLineWithoutControls(out);
   EXPECT_NE(out.find("error=\"bad\\n2026-12-01T00:00:00.000Z ERROR admin_login user=root\\r"
                      "\\u001b[2K\\u007f end\""),
             std::string::npos)
@@ -39,12 +44,7 @@ TEST(Log, TextValueWithNewlineOrControlsCannotForgeALine) {
 
 TEST(Log, JsonValueWithNewlineOrControlsCannotForgeALine) {
   const std::string out = Captured(true, kForged);
-  ASSERT_FALSE(out.empty());
-  EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
-  for (size_t i = 0; i + 1 < out.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(out[i]);
-    EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "raw control byte " << int(c) << " at " << i;
-  }
+  ExpectOneLineWithoutControls(out);
   EXPECT_NE(out.find("\"error\":\"bad\\n2026"), std::string::npos) << out;
 }
 
