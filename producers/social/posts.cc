@@ -55,10 +55,11 @@ using Type = simdjson::dom::element_type;
 
 absl::StatusOr<int64_t> Count(simdjson::dom::element v, absl::string_view name) {
   if (v.type() == Type::NULL_VALUE) return 0;
-  if (v.type() != Type::INT64 || int64_t{v.get_int64()} < 0) {
+  int64_t n = 0;
+  if (v.type() != Type::INT64 || v.get_int64().get(n) != simdjson::SUCCESS || n < 0) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be a count >= 0"));
   }
-  return int64_t{v.get_int64()};
+  return n;
 }
 
 absl::Status WantString(simdjson::dom::element v, absl::string_view name, std::string* out,
@@ -68,20 +69,20 @@ absl::Status WantString(simdjson::dom::element v, absl::string_view name, std::s
     if (present != nullptr) *present = false;
     return absl::OkStatus();
   }
-  if (v.type() != Type::STRING) {
+  std::string_view sv;
+  if (v.get_string().get(sv) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be a string"));
   }
-  *out = std::string_view(v.get_string());
+  *out = sv;
   if (present != nullptr) *present = true;
   return absl::OkStatus();
 }
 
 absl::Status WantBool(simdjson::dom::element v, absl::string_view name, bool* out) {
   if (v.type() == Type::NULL_VALUE) return absl::OkStatus();
-  if (v.type() != Type::BOOL) {
+  if (v.get_bool().get(*out) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be true or false"));
   }
-  *out = bool{v.get_bool()};
   return absl::OkStatus();
 }
 
@@ -92,15 +93,15 @@ absl::StatusOr<int64_t> CreatedAtMs(simdjson::dom::element v, absl::Time limit,
                                     absl::Duration max_future) {
   absl::Time t;
   std::string shown;
-  if (v.type() == Type::INT64) {
-    const int64_t ms = v.get_int64();
+  int64_t ms = 0;
+  std::string_view text;
+  if (v.get_int64().get(ms) == simdjson::SUCCESS) {
     t = absl::FromUnixMillis(ms);
     shown = absl::StrCat(ms);
   } else if (v.type() == Type::UINT64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"created_at\" ", uint64_t{v.get_uint64()}, " is beyond any plausible time"));
-  } else if (v.type() == Type::STRING) {
-    shown = std::string_view(v.get_string());
+    return absl::InvalidArgumentError("\"created_at\" is beyond any plausible time");
+  } else if (v.get_string().get(text) == simdjson::SUCCESS) {
+    shown = text;
     std::string err;
     if (!absl::ParseTime(absl::RFC3339_full, shown, &t, &err)) {
       return absl::InvalidArgumentError(
@@ -133,20 +134,26 @@ absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line, const PostsJsonl
   if (auto e = Parser().parse(line.data(), line.size()).get(doc); e != simdjson::SUCCESS) {
     return JsonError(e);
   }
-  if (doc.type() != Type::OBJECT) return absl::InvalidArgumentError("expected a JSON object");
+  simdjson::dom::object object;
+  if (doc.get_object().get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("expected a JSON object");
+  }
   const absl::Time limit = now + options.max_future;
   PostEvent p;
   bool has_author = false, has_time = false, has_text = false;
-  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(doc)) {
+  for (const simdjson::dom::key_value_pair field : object) {
     const absl::string_view key(field.key.data(), field.key.size());
     const simdjson::dom::element v = field.value;
     if (key == "id") {
-      if (v.type() == Type::STRING) {
-        p.id = std::string_view(v.get_string());
-      } else if (v.type() == Type::INT64) {
-        p.id = absl::StrCat(int64_t{v.get_int64()});
-      } else if (v.type() == Type::UINT64) {
-        p.id = absl::StrCat(uint64_t{v.get_uint64()});
+      std::string_view text;
+      int64_t i = 0;
+      uint64_t u = 0;
+      if (v.get_string().get(text) == simdjson::SUCCESS) {
+        p.id = text;
+      } else if (v.get_int64().get(i) == simdjson::SUCCESS) {
+        p.id = absl::StrCat(i);
+      } else if (v.get_uint64().get(u) == simdjson::SUCCESS) {
+        p.id = absl::StrCat(u);
       } else {
         // A float id has lost digits already; it would dedupe distinct posts.
         return absl::InvalidArgumentError("\"id\" must be a string or an integer");
@@ -175,9 +182,11 @@ absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line, const PostsJsonl
       TW_ASSIGN_OR_RETURN(p.replies, Count(v, key));
     } else if (key == "counts") {
       if (v.type() == Type::NULL_VALUE) continue;
-      if (v.type() != Type::OBJECT)
+      simdjson::dom::object counts;
+      if (v.get_object().get(counts) != simdjson::SUCCESS) {
         return absl::InvalidArgumentError("\"counts\" must be an object");
-      for (const simdjson::dom::key_value_pair c : simdjson::dom::object(v)) {
+      }
+      for (const simdjson::dom::key_value_pair c : counts) {
         const absl::string_view ck(c.key.data(), c.key.size());
         int64_t* out = ck == "likes"     ? &p.likes
                        : ck == "reposts" ? &p.reposts
