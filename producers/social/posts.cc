@@ -59,6 +59,11 @@ absl::StatusOr<int64_t> Count(simdjson::dom::element v, absl::string_view name) 
   if (v.type() != Type::INT64 || v.get_int64().get(n) != simdjson::SUCCESS || n < 0) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be a count >= 0"));
   }
+  // Past the codec's bound the post could only be dead-lettered downstream.
+  if (n > kMaxCount) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" overflows: ", n, " > ", kMaxCount));
+  }
   return n;
 }
 

@@ -31,7 +31,7 @@ namespace tallywire {
 // dedupes), lang, reply/is_reply, repost/is_repost, county, and likes,
 // reposts, replies either top level or inside "counts". Other fields, at
 // any depth, are ignored. An id is a string or an integer; counts are
-// integers >= 0. created_at must lie between 1970 and max_future past the
+// integers in [0, kMaxCount]. created_at must lie between 1970 and max_future past the
 // reader's clock (default a day: clock skew, not a lie). The line must be
 // valid JSON and UTF-8 (simdjson's DOM parser checks both, and every
 // number). A bad line is `FILE:LINE: what is wrong`.

@@ -98,6 +98,22 @@ TEST(PostsJsonl, RejectsInvalidUtf8AndMalformedNumbers) {
   EXPECT_NE(skip.errors[1].find(path + ":3: "), std::string::npos) << skip.errors[1];
 }
 
+// The codec refuses counts above kMaxCount, so such a post would only ever
+// reach the dead-letter topic as "undecodable"; the reader says why, on its line.
+TEST(PostsJsonl, CountsAboveTheCodecsLimitAreALineError) {
+  absl::StatusOr<PostEvent> p = ParsePostJson(absl::StrCat(
+      R"({"author":"a","created_at":1,"text":"t","counts":{"likes":)", kMaxCount + 1, "}}"));
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("\"likes\""), absl::string_view::npos) << p.status();
+  EXPECT_FALSE(
+      ParsePostJson(R"({"author":"a","created_at":1,"text":"t","reposts":9223372036854775807})")
+          .ok());
+  p = ParsePostJson(
+      absl::StrCat(R"({"author":"a","created_at":1,"text":"t","replies":)", kMaxCount, "}"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->replies, kMaxCount);
+}
+
 // A created_at far in the future makes every later post "late" downstream;
 // one before 1970 is a unit mistake. Both stop at the reader, on their line.
 TEST(PostsJsonl, ImplausibleCreatedAtIsAnErrorOnItsLine) {
