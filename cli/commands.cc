@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,6 +29,13 @@ namespace tallywire::cli {
 std::atomic<bool> g_stop{false};
 
 namespace {
+
+// Flag ranges: past these a number is a typo, not a plan.
+constexpr int64_t kMaxPartitions = 10'000;
+constexpr int64_t kMaxReplicas = 100;
+constexpr int64_t kMaxThreads = 256;
+constexpr int64_t kMaxRepeat = 1'000'000;
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 
 void CommonLogFlags(Command* cmd) {
   cmd->flags.push_back({"log-json", "", "structured logs as JSON lines"});
@@ -54,8 +63,8 @@ int RunBroker(const std::vector<std::string>& argv) {
   int code = 0;
   std::optional<Args> args = ParseCommand(cmd, argv, &code);
   if (!args) return code;
-  absl::StatusOr<int64_t> partitions = args->GetInt("partitions", 4);
-  absl::StatusOr<int64_t> nodes = args->GetInt("nodes", 1);
+  absl::StatusOr<int64_t> partitions = args->GetInt("partitions", 4, 1, kMaxPartitions);
+  absl::StatusOr<int64_t> nodes = args->GetInt("nodes", 1, 1, 64);
   if (!partitions.ok()) return Fail(partitions.status());
   if (!nodes.ok()) return Fail(nodes.status());
   auto broker = kafka::EmbeddedBroker::Start(
@@ -80,16 +89,18 @@ int RunTopics(const std::vector<std::string>& argv) {
               "tallies: compacted, partitioned by race; posts: 1 day; alerts, dlq: 7 days.",
               {{"partitions", "N", "partitions for tallies, posts, alerts (default 4)"},
                {"replication-factor", "N", "replicas per partition (default 1)"},
-               {"min-insync-replicas", "N", "min.insync.replicas (default 1)"}}};
+               {"min-insync-replicas", "N", "min.insync.replicas (default 1)"}},
+              /*kafka=*/true,
+              /*positional=*/true};
   int code = 0;
   kafka::KafkaConfig cfg;
   std::optional<Args> args = ParseCommand(cmd, argv, &code, &cfg);
   if (!args) return code;
   const std::string action = args->positional().empty() ? "" : args->positional()[0];
   if (action == "create") {
-    absl::StatusOr<int64_t> p = args->GetInt("partitions", 4);
-    absl::StatusOr<int64_t> rf = args->GetInt("replication-factor", 1);
-    absl::StatusOr<int64_t> isr = args->GetInt("min-insync-replicas", 1);
+    absl::StatusOr<int64_t> p = args->GetInt("partitions", 4, 1, kMaxPartitions);
+    absl::StatusOr<int64_t> rf = args->GetInt("replication-factor", 1, 1, kMaxReplicas);
+    absl::StatusOr<int64_t> isr = args->GetInt("min-insync-replicas", 1, 1, kMaxReplicas);
     if (!p.ok() || !rf.ok() || !isr.ok())
       return Fail(!p.ok() ? p.status() : !rf.ok() ? rf.status() : isr.status());
     absl::Status st =
@@ -158,15 +169,39 @@ void PrintExpected(const Feed& feed) {
   }
 }
 
+// The posts' counterpart of PrintExpected: what a run would publish.
+void PrintPostsSummary(const std::function<bool(PostEvent*)>& next) {
+  PostEvent p;
+  int64_t posts = 0, replies = 0, reposts = 0;
+  int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
+  absl::flat_hash_set<std::string> authors;
+  while (!g_stop.load() && next(&p)) {
+    ++posts;
+    replies += p.is_reply;
+    reposts += p.is_repost;
+    first = std::min(first, p.created_at_ms);
+    last = std::max(last, p.created_at_ms);
+    authors.insert(p.author);
+  }
+  auto when = [](int64_t ms) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  };
+  std::printf("dry run: %lld posts, %zu authors, %lld replies, %lld reposts",
+              static_cast<long long>(posts), authors.size(), static_cast<long long>(replies),
+              static_cast<long long>(reposts));
+  if (posts > 0) std::printf(", created_at %s .. %s", when(first).c_str(), when(last).c_str());
+  std::printf("; nothing published\n");
+}
+
 }  // namespace
 
 int ProducePosts(const Args& args, const kafka::KafkaConfig& cfg) {
   std::vector<std::string> files = args.All("jsonl");
   const std::vector<std::string> pos = args.positional();
   files.insert(files.end(), pos.begin() + 1, pos.end());
-  absl::StatusOr<int64_t> seed = args.GetInt("seed", 1);
-  absl::StatusOr<int64_t> repeat = args.GetInt("repeat", 1);
-  absl::StatusOr<int64_t> count = args.GetInt("count", 0);
+  absl::StatusOr<int64_t> seed = args.GetInt("seed", 1, 0, kMaxInt);
+  absl::StatusOr<int64_t> repeat = args.GetInt("repeat", 1, 1, kMaxRepeat);
+  absl::StatusOr<int64_t> count = args.GetInt("count", 0, 0, kMaxInt);
   absl::StatusOr<double> rate = args.GetDouble("rate", 0);
   absl::StatusOr<double> minutes = args.GetDouble("duration", 30);
   absl::StatusOr<double> per_second = args.GetDouble("per-second", 200);
@@ -211,6 +246,10 @@ int ProducePosts(const Args& args, const kafka::KafkaConfig& cfg) {
       return true;
     };
   }
+  if (args.Has("dry-run")) {
+    PrintPostsSummary(next);
+    return 0;
+  }
   PostPublishOptions opts;
   opts.topic = args.Get("topic", "posts");
   opts.repeat = static_cast<int>(*repeat);
@@ -253,7 +292,11 @@ int RunProduce(const std::vector<std::string>& argv) {
                {"speedup", "X", "replay event time X times faster"},
                {"topic", "NAME", "topic (default tallies, or posts)"},
                {"races-topic", "NAME", "tallies: topic of the race definitions (default races)"},
-               {"dry-run", "", "read the input and print the expected final totals; no Kafka"}}};
+               {"dry-run", "",
+                "read the input and print what would be sent (tallies: the expected final "
+                "totals; posts: counts and time range); no Kafka"}},
+              /*kafka=*/true,
+              /*positional=*/true};
   CommonLogFlags(&cmd);
   int code = 0;
   kafka::KafkaConfig cfg;
@@ -267,9 +310,9 @@ int RunProduce(const std::vector<std::string>& argv) {
   }
   std::vector<std::string> files = args->All("csv");
   files.insert(files.end(), pos.begin() + 1, pos.end());
-  absl::StatusOr<int64_t> seed = args->GetInt("seed", 1);
-  absl::StatusOr<int64_t> repeat = args->GetInt("repeat", 1);
-  absl::StatusOr<int64_t> version = args->GetInt("feed-version", 0);
+  absl::StatusOr<int64_t> seed = args->GetInt("seed", 1, 0, kMaxInt);
+  absl::StatusOr<int64_t> repeat = args->GetInt("repeat", 1, 1, kMaxRepeat);
+  absl::StatusOr<int64_t> version = args->GetInt("feed-version", 0, 0, kMaxInt);
   absl::StatusOr<double> rate = args->GetDouble("rate", 0);
   absl::StatusOr<double> speedup = args->GetDouble("speedup", 0);
   for (const absl::Status& st :
@@ -372,12 +415,13 @@ int RunAggregate(const std::vector<std::string>& argv) {
   std::optional<Args> args = ParseCommand(cmd, argv, &code, &opts.kafka);
   if (!args) return code;
   ApplyLogFlags(*args);
-  absl::StatusOr<int64_t> threads = args->GetInt("threads", 1);
+  absl::StatusOr<int64_t> threads = args->GetInt("threads", 1, 1, kMaxThreads);
   absl::StatusOr<double> window = args->GetDouble("window", 30);
   absl::StatusOr<double> idle = args->GetDouble("exit-when-idle", 0);
   absl::StatusOr<double> grace = args->GetDouble("grace", 30);
   absl::StatusOr<double> factor = args->GetDouble("burst-factor", opts.social.burst.factor);
-  absl::StatusOr<int64_t> burst_min = args->GetInt("burst-min", opts.social.burst.min_mentions);
+  absl::StatusOr<int64_t> burst_min =
+      args->GetInt("burst-min", opts.social.burst.min_mentions, 1, kMaxInt);
   for (const absl::Status& st : {threads.status(), window.status(), idle.status(), grace.status(),
                                  factor.status(), burst_min.status()}) {
     if (!st.ok()) return Fail(st);

@@ -141,7 +141,7 @@ int RunDemo(const std::vector<std::string>& argv) {
   const Args& args = *parsed;
   absl::StatusOr<double> duration = args.GetDouble("duration", 40);
   absl::StatusOr<int64_t> seed = args.GetInt("seed", 2017);
-  absl::StatusOr<int64_t> threads = args.GetInt("threads", 2);
+  absl::StatusOr<int64_t> threads = args.GetInt("threads", 2, 1, 256);
   absl::StatusOr<double> posts_per_second = args.GetDouble("posts-per-second", 10);
   for (const absl::Status& st :
        {duration.status(), seed.status(), threads.status(), posts_per_second.status()}) {

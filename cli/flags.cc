@@ -1,5 +1,6 @@
 #include "cli/flags.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/match.h"
@@ -41,10 +42,20 @@ absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t fallback) 
   return v;
 }
 
+absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t fallback, int64_t min,
+                                     int64_t max) const {
+  absl::StatusOr<int64_t> v = GetInt(name, fallback);
+  if (v.ok() && (*v < min || *v > max)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": ", *v, " is out of range ", min, "..", max));
+  }
+  return v;
+}
+
 absl::StatusOr<double> Args::GetDouble(const std::string& name, double fallback) const {
   if (!Has(name)) return fallback;
   double v;
-  if (!absl::SimpleAtod(Get(name), &v)) {
+  if (!absl::SimpleAtod(Get(name), &v) || !std::isfinite(v)) {
     return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a number: ", Get(name)));
   }
   return v;
@@ -72,7 +83,21 @@ absl::StatusOr<Args> ParseArgs(const Command& cmd, const std::vector<std::string
         name = name.substr(0, eq);
         has_value = true;
       }
+    } else if (a.size() > 1 && a[0] == '-') {
+      // `-threads 4` once ran one thread and exited 0: a single-dash word is
+      // a mistake, never a positional argument.
+      std::string hint = "see --help";
+      const std::string bare =
+          a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
+      for (const Flag& f : flags)
+        if (f.name == bare) hint = absl::StrCat("did you mean --", bare, "?");
+      return absl::InvalidArgumentError(absl::StrCat("tallywire ", cmd.name, ": unknown flag ", a,
+                                                     " (long flags take two dashes; ", hint, ")"));
     } else {
+      if (!cmd.positional) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tallywire ", cmd.name, ": unexpected argument \"", a, "\" (see --help)"));
+      }
       args.positional_.push_back(a);
       continue;
     }

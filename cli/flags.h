@@ -4,7 +4,11 @@
 //   Command cmd{"aggregate", "[flags]", "Run the aggregator service", {
 //       {"threads", "N", "consumer threads (default 1)"}}};
 //   TW_ASSIGN_OR_RETURN(Args args, ParseArgs(cmd, argv_after_command));
-//   int threads = args.GetInt("threads", 1);
+//   TW_ASSIGN_OR_RETURN(int64_t threads, args.GetInt("threads", 1, 1, 256));
+//
+// Strict: long flags take two dashes (`-threads` is an error, not a
+// positional argument), -X and -h are the only short ones, a command takes
+// positional arguments only when it says so, and numbers are checked.
 #pragma once
 
 #include <map>
@@ -26,7 +30,8 @@ struct Flag {
 struct Command {
   std::string name, usage, summary;
   std::vector<Flag> flags;
-  bool kafka = true;  // adds --brokers, -X, --kafka-config, --print-config
+  bool kafka = true;        // adds --brokers, -X, --kafka-config, --print-config
+  bool positional = false;  // takes positional arguments (its usage names them)
 };
 
 class Args {
@@ -35,6 +40,10 @@ class Args {
   std::string Get(const std::string& name, const std::string& fallback = "") const;
   std::vector<std::string> All(const std::string& name) const;
   absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t fallback) const;
+  // The value, or the fallback, must lie in [min, max]; an error names the flag and the range.
+  absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t fallback, int64_t min,
+                                 int64_t max) const;
+  // Finite numbers only: "nan" and "inf" are errors.
   absl::StatusOr<double> GetDouble(const std::string& name, double fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
   bool help() const { return help_; }

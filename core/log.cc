@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/utf8.h"
 
 namespace tallywire {
 namespace {
@@ -39,7 +40,8 @@ void SetLogQuiet(bool quiet) {
 std::string JsonEscape(absl::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -57,10 +59,18 @@ std::string JsonEscape(absl::string_view s) {
         out += "\\t";
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
+          // DEL too: a terminal acts on it, so a log line must not carry it raw.
           out += absl::StrFormat("\\u%04x", c);
-        } else {
+        } else if (c < 0x80) {
           out += static_cast<char>(c);
+        } else if (const int n = Utf8SequenceLength(s.substr(i)); n > 0) {
+          out.append(s.data() + i, n);
+          i += n - 1;
+        } else {
+          // Not text: one U+FFFD per byte keeps every document we write valid
+          // JSON, whoever forgot to validate upstream.
+          out += "\xEF\xBF\xBD";
         }
     }
   }
@@ -81,8 +91,11 @@ void Log(LogLevel level, absl::string_view event, std::initializer_list<LogField
   } else {
     line = absl::StrCat(ts, " ", LevelName(level), " ", event);
     for (const auto& [k, v] : fields) {
-      bool quote = v.find_first_of(" \"=") != std::string::npos || v.empty();
-      absl::StrAppend(&line, " ", k, "=", quote ? absl::StrCat("\"", JsonEscape(v), "\"") : v);
+      // Quoted and escaped whenever the value is not plain: a newline or a
+      // control byte from input must not start a line of its own.
+      std::string escaped = JsonEscape(v);
+      const bool quote = v.empty() || escaped != v || v.find_first_of(" =") != std::string::npos;
+      absl::StrAppend(&line, " ", k, "=", quote ? absl::StrCat("\"", escaped, "\"") : escaped);
     }
     line += "\n";
   }

@@ -4,7 +4,10 @@
 //   Log(LogLevel::kWarn, "csv_summary_row", {{"file", path}, {"line", "204"}});
 //   -> 2026-11-23T12:00:00.123Z WARN csv_summary_row file=cobb.csv line=204
 //
-// Never log secrets: callers pass KafkaConfig::Printable(), which masks them.
+// A text value that is empty or holds a space, '=', a quote, a control byte
+// or invalid UTF-8 is written quoted and escaped as a JSON string, so input
+// can never start a line of its own. Never log secrets: callers pass
+// KafkaConfig::Printable(), which masks them.
 #pragma once
 
 #include <initializer_list>
@@ -24,7 +27,9 @@ void SetLogLevel(LogLevel min_level);
 void SetLogQuiet(bool quiet);  // drops everything below kError (the demo board owns the tty)
 void Log(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields = {});
 
-// JSON string escaping, shared with the HTTP face.
+// JSON string escaping, shared with the HTTP face. The result is always valid
+// JSON string contents: controls (and DEL) as \u00XX, each byte that is not
+// part of well-formed UTF-8 as U+FFFD.
 std::string JsonEscape(absl::string_view s);
 
 }  // namespace tallywire

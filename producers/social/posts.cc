@@ -12,265 +12,173 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "core/clock.h"
 #include "core/kafka/client.h"
 #include "core/status_macros.h"
 #include "producers/tally/synthetic_night.h"
+#include "simdjson.h"
 
 namespace tallywire {
 namespace {
-
-// ---- a strict reader for one flat JSON object -------------------------------
-// Values: strings (all escapes, \u with surrogate pairs), numbers, true,
-// false, null, and one level of nested object (for "counts"). Arrays are
-// skipped. Enough for a post; not a general JSON library.
-struct JsonValue {
-  enum Kind { kString, kNumber, kBool, kNull, kObject, kArray } kind = kNull;
-  std::string text;  // string contents, or the number's literal
-  bool boolean = false;
-  std::vector<std::pair<std::string, JsonValue>> members;  // kObject
-};
-
-class JsonReader {
- public:
-  explicit JsonReader(absl::string_view s) : s_(s) {}
-
-  absl::StatusOr<JsonValue> Document() {
-    TW_ASSIGN_OR_RETURN(JsonValue v, Value(0));
-    Space();
-    if (i_ != s_.size()) return Error("trailing characters after the object");
-    if (v.kind != JsonValue::kObject) return Error("expected a JSON object");
-    return v;
-  }
-
- private:
-  absl::Status Error(absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat(what, " (column ", i_ + 1, ")"));
-  }
-  void Space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
-  }
-  bool Eat(char c) {
-    Space();
-    if (i_ < s_.size() && s_[i_] == c) {
-      ++i_;
-      return true;
-    }
-    return false;
-  }
-  static void Utf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-  absl::StatusOr<uint32_t> Hex4() {
-    if (i_ + 4 > s_.size()) return Error("short \\u escape");
-    uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = s_[i_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') {
-        v |= c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        v |= c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        v |= c - 'A' + 10;
-      } else {
-        return Error("bad \\u escape");
-      }
-    }
-    return v;
-  }
-  absl::StatusOr<std::string> String() {
-    if (!Eat('"')) return Error("expected a string");
-    std::string out;
-    while (i_ < s_.size()) {
-      const char c = s_[i_++];
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) return Error("control character in a string");
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (i_ >= s_.size()) break;
-      const char e = s_[i_++];
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out.push_back(e);
-          break;
-        case 'b':
-          out.push_back('\b');
-          break;
-        case 'f':
-          out.push_back('\f');
-          break;
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
-        case 'u': {
-          TW_ASSIGN_OR_RETURN(uint32_t cp, Hex4());
-          if (cp >= 0xD800 && cp < 0xDC00) {
-            if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') {
-              return Error("unpaired surrogate");
-            }
-            i_ += 2;
-            TW_ASSIGN_OR_RETURN(uint32_t lo, Hex4());
-            if (lo < 0xDC00 || lo >= 0xE000) return Error("unpaired surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp < 0xE000) {
-            return Error("unpaired surrogate");
-          }
-          Utf8(cp, &out);
-          break;
-        }
-        default:
-          return Error("bad escape");
-      }
-    }
-    return Error("unterminated string");
-  }
-  absl::StatusOr<JsonValue> Value(int depth) {
-    if (depth > 3) return Error("nested too deep");
-    Space();
-    if (i_ >= s_.size()) return Error("unexpected end of line");
-    JsonValue v;
-    const char c = s_[i_];
-    if (c == '"') {
-      v.kind = JsonValue::kString;
-      TW_ASSIGN_OR_RETURN(v.text, String());
-    } else if (c == '{' || c == '[') {
-      const bool object = c == '{';
-      v.kind = object ? JsonValue::kObject : JsonValue::kArray;
-      ++i_;
-      if (Eat(object ? '}' : ']')) return v;
-      do {
-        std::string key;
-        if (object) {
-          TW_ASSIGN_OR_RETURN(key, String());
-          if (!Eat(':')) return Error("expected ':'");
-        }
-        TW_ASSIGN_OR_RETURN(JsonValue member, Value(depth + 1));
-        if (object) v.members.emplace_back(std::move(key), std::move(member));
-      } while (Eat(','));
-      if (!Eat(object ? '}' : ']')) return Error(object ? "expected ',' or '}'" : "expected ']'");
-    } else if (s_.substr(i_, 4) == "true" || s_.substr(i_, 5) == "false") {
-      v.kind = JsonValue::kBool;
-      v.boolean = c == 't';
-      i_ += v.boolean ? 4 : 5;
-    } else if (s_.substr(i_, 4) == "null") {
-      i_ += 4;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      const size_t start = i_;
-      while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' ||
-                                s_[i_] == '+' || s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E')) {
-        ++i_;
-      }
-      v.kind = JsonValue::kNumber;
-      v.text = std::string(s_.substr(start, i_ - start));
-    } else {
-      return Error("unexpected character");
-    }
-    return v;
-  }
-
-  absl::string_view s_;
-  size_t i_ = 0;
-};
 
 uint64_t Fnv1a64(absl::string_view s, uint64_t h = 1469598103934665603ull) {
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
 }
 
-absl::StatusOr<int64_t> Count(const JsonValue& v, absl::string_view name) {
+// One parser per thread: its buffers grow to the longest line and are reused.
+simdjson::dom::parser& Parser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+absl::Status JsonError(simdjson::error_code e) {
+  switch (e) {
+    case simdjson::UTF8_ERROR:
+      return absl::InvalidArgumentError("invalid UTF-8");
+    case simdjson::NUMBER_ERROR:
+    case simdjson::NUMBER_OUT_OF_RANGE:
+      return absl::InvalidArgumentError("malformed number (or an integer beyond 64 bits)");
+    case simdjson::STRING_ERROR:
+      return absl::InvalidArgumentError("malformed string (bad escape or unpaired surrogate)");
+    case simdjson::UNESCAPED_CHARS:
+      return absl::InvalidArgumentError("control character in a string");
+    case simdjson::DEPTH_ERROR:
+      return absl::InvalidArgumentError("nested too deep");
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", simdjson::error_message(e)));
+  }
+}
+
+using Type = simdjson::dom::element_type;
+
+absl::StatusOr<int64_t> Count(simdjson::dom::element v, absl::string_view name) {
+  if (v.type() == Type::NULL_VALUE) return 0;
   int64_t n = 0;
-  if (v.kind == JsonValue::kNull) return 0;
-  if (v.kind != JsonValue::kNumber || !absl::SimpleAtoi(v.text, &n) || n < 0) {
+  if (v.type() != Type::INT64 || v.get_int64().get(n) != simdjson::SUCCESS || n < 0) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be a count >= 0"));
   }
+  // Past the codec's bound the post could only be dead-lettered downstream.
+  if (n > kMaxCount) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" overflows: ", n, " > ", kMaxCount));
+  }
   return n;
+}
+
+absl::Status WantString(simdjson::dom::element v, absl::string_view name, std::string* out,
+                        bool* present = nullptr) {
+  if (v.type() == Type::NULL_VALUE) {
+    out->clear();
+    if (present != nullptr) *present = false;
+    return absl::OkStatus();
+  }
+  std::string_view sv;
+  if (v.get_string().get(sv) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be a string"));
+  }
+  *out = sv;
+  if (present != nullptr) *present = true;
+  return absl::OkStatus();
+}
+
+absl::Status WantBool(simdjson::dom::element v, absl::string_view name, bool* out) {
+  if (v.type() == Type::NULL_VALUE) return absl::OkStatus();
+  if (v.get_bool().get(*out) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be true or false"));
+  }
+  return absl::OkStatus();
+}
+
+// created_at, checked against [1970, now + max_future]: a time far ahead
+// would make every later post "late" downstream. Compared as absl::Time, so
+// no value (INT64_MAX ms, the year 9999) can overflow on the way.
+absl::StatusOr<int64_t> CreatedAtMs(simdjson::dom::element v, absl::Time limit,
+                                    absl::Duration max_future) {
+  absl::Time t;
+  std::string shown;
+  int64_t ms = 0;
+  std::string_view text;
+  if (v.get_int64().get(ms) == simdjson::SUCCESS) {
+    t = absl::FromUnixMillis(ms);
+    shown = absl::StrCat(ms);
+  } else if (v.type() == Type::UINT64) {
+    return absl::InvalidArgumentError("\"created_at\" is beyond any plausible time");
+  } else if (v.get_string().get(text) == simdjson::SUCCESS) {
+    shown = text;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, shown, &t, &err)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"created_at\" is not RFC 3339: \"", shown, "\""));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        "\"created_at\" must be RFC 3339 text or Unix ms (an integer)");
+  }
+  if (t < absl::UnixEpoch()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"created_at\" before 1970: ", shown));
+  }
+  if (t > limit) {
+    return absl::InvalidArgumentError(absl::StrCat("\"created_at\" more than ",
+                                                   absl::FormatDuration(max_future),
+                                                   " ahead of the clock: ", shown));
+  }
+  return absl::ToUnixMillis(t);
 }
 
 }  // namespace
 
 absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line) {
-  TW_ASSIGN_OR_RETURN(JsonValue doc, JsonReader(line).Document());
+  return ParsePostJson(line, {}, absl::Now());
+}
+
+absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line, const PostsJsonlOptions& options,
+                                        absl::Time now) {
+  simdjson::dom::element doc;
+  if (auto e = Parser().parse(line.data(), line.size()).get(doc); e != simdjson::SUCCESS) {
+    return JsonError(e);
+  }
+  simdjson::dom::object object;
+  if (doc.get_object().get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("expected a JSON object");
+  }
+  const absl::Time limit = now + options.max_future;
   PostEvent p;
   bool has_author = false, has_time = false, has_text = false;
-  auto want_string = [](const JsonValue& v, absl::string_view name) -> absl::Status {
-    if (v.kind == JsonValue::kString || v.kind == JsonValue::kNull) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be a string"));
-  };
-  auto want_bool = [](const JsonValue& v, absl::string_view name, bool* out) -> absl::Status {
-    if (v.kind == JsonValue::kNull) return absl::OkStatus();
-    if (v.kind != JsonValue::kBool) {
-      return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be true or false"));
-    }
-    *out = v.boolean;
-    return absl::OkStatus();
-  };
-  for (const auto& [key, v] : doc.members) {
+  for (const simdjson::dom::key_value_pair field : object) {
+    const absl::string_view key(field.key.data(), field.key.size());
+    const simdjson::dom::element v = field.value;
     if (key == "id") {
-      if (v.kind != JsonValue::kString && v.kind != JsonValue::kNumber) {
-        return absl::InvalidArgumentError("\"id\" must be a string or a number");
+      std::string_view text;
+      int64_t i = 0;
+      uint64_t u = 0;
+      if (v.get_string().get(text) == simdjson::SUCCESS) {
+        p.id = text;
+      } else if (v.get_int64().get(i) == simdjson::SUCCESS) {
+        p.id = absl::StrCat(i);
+      } else if (v.get_uint64().get(u) == simdjson::SUCCESS) {
+        p.id = absl::StrCat(u);
+      } else {
+        // A float id has lost digits already; it would dedupe distinct posts.
+        return absl::InvalidArgumentError("\"id\" must be a string or an integer");
       }
-      p.id = v.text;
     } else if (key == "author") {
-      TW_RETURN_IF_ERROR(want_string(v, key));
-      p.author = v.text;
+      TW_RETURN_IF_ERROR(WantString(v, key, &p.author));
       has_author = !p.author.empty();
     } else if (key == "text") {
-      TW_RETURN_IF_ERROR(want_string(v, key));
-      p.text = v.text;
-      has_text = v.kind == JsonValue::kString;
+      TW_RETURN_IF_ERROR(WantString(v, key, &p.text, &has_text));
     } else if (key == "created_at") {
-      if (v.kind == JsonValue::kNumber) {
-        if (!absl::SimpleAtoi(v.text, &p.created_at_ms) || p.created_at_ms < 0) {
-          return absl::InvalidArgumentError("\"created_at\" must be Unix ms >= 0 or RFC 3339");
-        }
-      } else if (v.kind == JsonValue::kString) {
-        absl::Time t;
-        std::string err;
-        if (!absl::ParseTime(absl::RFC3339_full, v.text, &t, &err)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("\"created_at\" is not RFC 3339: \"", v.text, "\""));
-        }
-        p.created_at_ms = absl::ToUnixMillis(t);
-        if (p.created_at_ms < 0) return absl::InvalidArgumentError("\"created_at\" before 1970");
-      } else {
-        return absl::InvalidArgumentError("\"created_at\" must be RFC 3339 text or Unix ms");
-      }
+      TW_ASSIGN_OR_RETURN(p.created_at_ms, CreatedAtMs(v, limit, options.max_future));
       has_time = true;
     } else if (key == "lang") {
-      TW_RETURN_IF_ERROR(want_string(v, key));
-      p.lang = v.text;
+      TW_RETURN_IF_ERROR(WantString(v, key, &p.lang));
     } else if (key == "county") {
-      TW_RETURN_IF_ERROR(want_string(v, key));
-      p.county = v.text;
+      TW_RETURN_IF_ERROR(WantString(v, key, &p.county));
     } else if (key == "reply" || key == "is_reply") {
-      TW_RETURN_IF_ERROR(want_bool(v, key, &p.is_reply));
+      TW_RETURN_IF_ERROR(WantBool(v, key, &p.is_reply));
     } else if (key == "repost" || key == "is_repost") {
-      TW_RETURN_IF_ERROR(want_bool(v, key, &p.is_repost));
+      TW_RETURN_IF_ERROR(WantBool(v, key, &p.is_repost));
     } else if (key == "likes") {
       TW_ASSIGN_OR_RETURN(p.likes, Count(v, key));
     } else if (key == "reposts") {
@@ -278,16 +186,19 @@ absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line) {
     } else if (key == "replies") {
       TW_ASSIGN_OR_RETURN(p.replies, Count(v, key));
     } else if (key == "counts") {
-      if (v.kind != JsonValue::kObject && v.kind != JsonValue::kNull) {
+      if (v.type() == Type::NULL_VALUE) continue;
+      simdjson::dom::object counts;
+      if (v.get_object().get(counts) != simdjson::SUCCESS) {
         return absl::InvalidArgumentError("\"counts\" must be an object");
       }
-      for (const auto& [ck, cv] : v.members) {
-        int64_t* field = ck == "likes"     ? &p.likes
-                         : ck == "reposts" ? &p.reposts
-                         : ck == "replies" ? &p.replies
-                                           : nullptr;
-        if (field != nullptr) {
-          TW_ASSIGN_OR_RETURN(*field, Count(cv, ck));
+      for (const simdjson::dom::key_value_pair c : counts) {
+        const absl::string_view ck(c.key.data(), c.key.size());
+        int64_t* out = ck == "likes"     ? &p.likes
+                       : ck == "reposts" ? &p.reposts
+                       : ck == "replies" ? &p.replies
+                                         : nullptr;
+        if (out != nullptr) {
+          TW_ASSIGN_OR_RETURN(*out, Count(c.value, ck));
         }
       }
     }
@@ -308,6 +219,7 @@ absl::StatusOr<std::vector<PostEvent>> ReadPostsJsonl(const std::vector<std::str
                                                       const PostsJsonlOptions& options,
                                                       PostsReport* report) {
   std::vector<PostEvent> out;
+  const absl::Time now = absl::Now();  // one clock for the whole replay
   for (const std::string& path : paths) {
     std::ifstream in(path);
     if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
@@ -315,7 +227,7 @@ absl::StatusOr<std::vector<PostEvent>> ReadPostsJsonl(const std::vector<std::str
     for (int n = 1; std::getline(in, line); ++n) {
       ++report->lines;
       if (absl::StripAsciiWhitespace(line).empty()) continue;
-      absl::StatusOr<PostEvent> p = ParsePostJson(line);
+      absl::StatusOr<PostEvent> p = ParsePostJson(line, options, now);
       if (!p.ok()) {
         const std::string msg = absl::StrCat(path, ":", n, ": ", p.status().message());
         if (options.on_error == OnError::kAbort) return absl::InvalidArgumentError(msg);

@@ -26,13 +26,18 @@ namespace tallywire {
 
 // ---- JSONL ------------------------------------------------------------------
 // One JSON object a line. Required: author, created_at (RFC 3339 text, or
-// Unix milliseconds as a number), text. Optional: id (string or number;
+// Unix milliseconds as an integer), text. Optional: id (string or integer;
 // when absent, a stable hash of author, created_at and text, so a replay
 // dedupes), lang, reply/is_reply, repost/is_repost, county, and likes,
-// reposts, replies either top level or inside "counts". Other fields are
-// ignored. A bad line is `FILE:LINE: what is wrong`.
+// reposts, replies (integers in [0, kMaxCount]) either top level or inside
+// "counts". Other fields, at any depth, are ignored. created_at must lie
+// between 1970 and max_future past the reader's clock (default a day: clock
+// skew, not a lie). The line must be valid JSON and UTF-8 (simdjson's DOM
+// parser checks both, and every number). A bad line is
+// `FILE:LINE: what is wrong`.
 struct PostsJsonlOptions {
   OnError on_error = OnError::kAbort;
+  absl::Duration max_future = absl::Hours(24);
 };
 
 struct PostsReport {
@@ -43,8 +48,11 @@ struct PostsReport {
 absl::StatusOr<std::vector<PostEvent>> ReadPostsJsonl(const std::vector<std::string>& paths,
                                                       const PostsJsonlOptions& options,
                                                       PostsReport* report);
-// One line, for tests and for readers of other sources.
+// One line, for tests and for readers of other sources; the first checks
+// created_at against absl::Now() and the default bound.
 absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line);
+absl::StatusOr<PostEvent> ParsePostJson(absl::string_view line, const PostsJsonlOptions& options,
+                                        absl::Time now);
 
 // ---- synthetic firehose -----------------------------------------------------
 // Election-night chatter about one race: candidates by full name, surname,

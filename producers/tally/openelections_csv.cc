@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 
@@ -12,8 +13,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "core/log.h"
 #include "core/status_macros.h"
+#include "core/utf8.h"
 
 namespace tallywire {
 
@@ -33,36 +36,92 @@ std::string Slug(absl::string_view s) {
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> SplitCsvRecord(absl::string_view line) {
-  std::vector<std::string> fields;
+CsvTokenizer::CsvTokenizer(absl::string_view text) : s_(text) {}
+
+bool CsvTokenizer::Next(std::vector<std::string>* fields, absl::Status* error, int* line) {
+  if (pos_ >= s_.size()) return false;
+  fields->clear();
+  *error = absl::OkStatus();
+  *line = line_;
+  const size_t start = pos_;
+  const int start_line = line_;
+  // On a malformed record, resume at the line after the one it started on:
+  // one bad quote costs that line, never the rest of the file.
+  auto fail = [&](absl::string_view what) {
+    *error = absl::InvalidArgumentError(
+        absl::StrCat(what, " (field ", fields->size() + 1, ", RFC 4180)"));
+    fields->clear();
+    const size_t nl = s_.find('\n', start);
+    pos_ = nl == absl::string_view::npos ? s_.size() : nl + 1;
+    line_ = start_line + 1;
+    return true;
+  };
+  enum { kFieldStart, kUnquoted, kQuoted, kAfterQuote } state = kFieldStart;
   std::string cur;
-  bool quoted = false, was_quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
+  while (pos_ < s_.size()) {
+    const char c = s_[pos_++];
+    if (state == kQuoted) {
       if (c == '"') {
-        if (i + 1 < line.size() && line[i + 1] == '"') {
+        if (pos_ < s_.size() && s_[pos_] == '"') {
           cur += '"';
-          ++i;
+          ++pos_;
         } else {
-          quoted = false;
+          state = kAfterQuote;
         }
+      } else if (c == '\r' && pos_ < s_.size() && s_[pos_] == '\n') {
+        // CRLF inside a quoted field is one line break, as outside it.
       } else {
+        if (c == '\n') ++line_;
         cur += c;
       }
-    } else if (c == '"' && absl::StripAsciiWhitespace(cur).empty() && !was_quoted) {
-      quoted = was_quoted = true;
+      continue;
+    }
+    if (c == '\r' && pos_ < s_.size() && s_[pos_] == '\n') continue;
+    if (c == '\n') {
+      ++line_;
+      fields->push_back(std::move(cur));
+      return true;
+    }
+    if (c == ',') {
+      fields->push_back(std::move(cur));
       cur.clear();
-    } else if (c == ',') {
-      fields.push_back(std::move(cur));
-      cur.clear();
-      was_quoted = false;
-    } else {
-      cur += c;
+      state = kFieldStart;
+      continue;
+    }
+    switch (state) {
+      case kFieldStart:
+        if (c == '"') {
+          cur.clear();  // spaces before an opening quote are padding
+          state = kQuoted;
+        } else {
+          cur += c;
+          if (c != ' ' && c != '\t') state = kUnquoted;
+        }
+        break;
+      case kUnquoted:
+        if (c == '"') return fail("stray quote in an unquoted field");
+        cur += c;
+        break;
+      case kAfterQuote:
+        if (c != ' ' && c != '\t') return fail("text after a closing quote");
+        break;
+      case kQuoted:
+        break;
     }
   }
-  if (quoted) return absl::InvalidArgumentError("unterminated quoted field");
-  fields.push_back(std::move(cur));
+  if (state == kQuoted) return fail("unterminated quoted field");
+  fields->push_back(std::move(cur));
+  return true;
+}
+
+absl::StatusOr<std::vector<std::string>> SplitCsvRecord(absl::string_view line) {
+  CsvTokenizer tokenizer(line);
+  std::vector<std::string> fields;
+  absl::Status error;
+  int line_no = 0;
+  if (!tokenizer.Next(&fields, &error, &line_no)) return std::vector<std::string>{""};
+  TW_RETURN_IF_ERROR(error);
+  if (!tokenizer.at_end()) return absl::InvalidArgumentError("more than one record");
   return fields;
 }
 
@@ -82,6 +141,13 @@ enum Column {
   kProvisional,
   kColumnCount
 };
+
+std::string NormalisedHeader(absl::string_view header) {
+  std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(header));
+  for (char& c : key)
+    if (c == ' ' || c == '-') c = '_';
+  return key;
+}
 
 std::optional<Column> ColumnOf(absl::string_view header) {
   static const auto* kNames =
@@ -105,10 +171,7 @@ std::optional<Column> ColumnOf(absl::string_view header) {
                                                    {"election_day_votes", kElectionDay},
                                                    {"provisional", kProvisional},
                                                    {"provisional_votes", kProvisional}};
-  std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(header));
-  for (char& c : key)
-    if (c == ' ' || c == '-') c = '_';
-  auto it = kNames->find(key);
+  auto it = kNames->find(NormalisedHeader(header));
   if (it == kNames->end()) return std::nullopt;
   return it->second;
 }
@@ -235,41 +298,63 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
       return absl::OkStatus();
     };
 
-    std::string line, record;
-    int line_no = 0, record_line = 0;
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+    absl::string_view body = text;
+    absl::ConsumePrefix(&body, "\xEF\xBB\xBF");
+    // Most files are all UTF-8: one pass over the file, cells only if not.
+    const bool all_utf8 = IsValidUtf8(body);
+    CsvTokenizer tokenizer(body);
+    std::vector<std::string> header_names;
+    int record_line = 0;
+    absl::Status record_error;
     std::vector<int> col(kColumnCount, -1);
     size_t header_fields = 0;
     bool header = true;
     std::map<std::string, bool> summary_reported;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (record.empty()) record_line = line_no;
-      record += line;
-      // A quoted field may hold a newline: keep reading until quotes balance.
-      if (std::count(record.begin(), record.end(), '"') % 2 == 1) {
-        record += '\n';
+    std::vector<std::string> fields;
+    while (tokenizer.Next(&fields, &record_error, &record_line)) {
+      if (!record_error.ok()) {
+        if (header)
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ":", record_line, ": header: ", record_error.message()));
+        ++report->rows;
+        TW_RETURN_IF_ERROR(fail(record_line, record_error));
         continue;
       }
-      std::string text = std::move(record);
-      record.clear();
-      if (header && absl::StartsWith(text, "\xEF\xBB\xBF")) text.erase(0, 3);
-      if (absl::StripAsciiWhitespace(text).empty()) continue;
-      absl::StatusOr<std::vector<std::string>> fields = SplitCsvRecord(text);
-      if (!fields.ok()) {
-        TW_RETURN_IF_ERROR(fail(record_line, fields.status()));
-        continue;
-      }
+      if (fields.size() == 1 && absl::StripAsciiWhitespace(fields[0]).empty()) continue;
       if (header) {
         header = false;
-        header_fields = fields->size();
+        header_fields = fields.size();
         std::vector<std::string> ignored;
-        for (size_t i = 0; i < fields->size(); ++i) {
-          if (std::optional<Column> c = ColumnOf((*fields)[i])) {
-            if (col[*c] < 0) col[*c] = static_cast<int>(i);
-          } else {
-            ignored.push_back((*fields)[i]);
+        // Two columns of one name (or two spellings of one column) would
+        // leave it to chance which one is read.
+        absl::flat_hash_map<std::string, std::string> seen;  // normalised -> as written
+        for (size_t i = 0; i < fields.size(); ++i) {
+          const std::string& name = fields[i];
+          if (!all_utf8 && !IsValidUtf8(name)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(path, ":", record_line, ": invalid UTF-8 in header column ", i + 1));
           }
+          std::optional<Column> c = ColumnOf(name);
+          const std::string key = c ? absl::StrCat("#", *c) : NormalisedHeader(name);
+          // Unnamed columns are padding nobody reads; only names can clash.
+          auto [it, fresh] =
+              key.empty() ? std::pair{seen.end(), true} : seen.try_emplace(key, name);
+          if (!fresh) {
+            return absl::InvalidArgumentError(
+                it->second == name
+                    ? absl::StrCat(path, ":", record_line, ": header has column \"", name,
+                                   "\" twice")
+                    : absl::StrCat(path, ":", record_line, ": header columns \"", it->second,
+                                   "\" and \"", name, "\" are the same column"));
+          }
+          if (c) {
+            col[*c] = static_cast<int>(i);
+          } else {
+            ignored.push_back(name);
+          }
+          header_names.push_back(name);
         }
         std::vector<std::string> missing;
         for (auto [c, name] : {std::pair{kPrecinct, "precinct"},
@@ -279,9 +364,9 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
           if (col[c] < 0) missing.push_back(name);
         }
         if (!missing.empty()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ":", record_line, ": header lacks required column(s) ",
-                           absl::StrJoin(missing, ", "), " (header: ", text, ")"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ":", record_line, ": header lacks required column(s) ",
+              absl::StrJoin(missing, ", "), " (header: ", absl::StrJoin(fields, ","), ")"));
         }
         if (!ignored.empty()) {
           report->notes.push_back(
@@ -290,11 +375,20 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
         continue;
       }
       ++report->rows;
-      const std::vector<std::string>& f = *fields;
+      const std::vector<std::string>& f = fields;
       if (f.size() != header_fields) {
         TW_RETURN_IF_ERROR(
             fail(record_line, absl::InvalidArgumentError(absl::StrCat("expected ", header_fields,
                                                                       " fields, got ", f.size()))));
+        continue;
+      }
+      size_t bad_cell = f.size();
+      for (size_t i = 0; !all_utf8 && i < f.size() && bad_cell == f.size(); ++i)
+        if (!IsValidUtf8(f[i])) bad_cell = i;
+      if (bad_cell < f.size()) {
+        TW_RETURN_IF_ERROR(
+            fail(record_line, absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 in column ",
+                                                                      header_names[bad_cell]))));
         continue;
       }
       auto get = [&](Column c) -> std::string {
@@ -423,10 +517,6 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
         pd.first_order = precinct_seq++;
       }
       precinct_version[key] = version;
-    }
-    if (!record.empty()) {
-      TW_RETURN_IF_ERROR(
-          fail(record_line, absl::InvalidArgumentError("unterminated quoted field")));
     }
     if (header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty file, no header"));
   }

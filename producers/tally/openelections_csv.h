@@ -7,8 +7,10 @@
 // `office`, `candidate`, `votes` are required; `county`, `district`, `party`
 // and vote-type columns (`early_voting`, `absentee`, `election_day`,
 // `provisional`, and common variants) are used when present; any other
-// column is reported once and ignored. Quoted fields (RFC 4180), a UTF-8
-// BOM and CRLF line ends are accepted.
+// column is reported once and ignored; a column named twice (or two
+// spellings of one column, `votes` and `Total Votes`) is an error. Quoted
+// fields (RFC 4180, see CsvTokenizer), a UTF-8 BOM and CRLF line ends are
+// accepted; every cell must be UTF-8 (`FILE:LINE: invalid UTF-8 in column X`).
 //
 // Rows: one race per (office, district); `Voters`/`Registered`,
 // `Voters`/`Ballots Cast` (or offices `Registered Voters`, `Ballots Cast`)
@@ -53,8 +55,30 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
 // "U.S. House" + "6" -> "us-house-6"; lowercase ASCII words joined by '-'.
 std::string Slug(absl::string_view s);
 
-// One CSV record split into fields (RFC 4180 quoting); error on an
-// unterminated quote.
+// RFC 4180 records, one after another. A quoted field may hold commas,
+// doubled quotes and line breaks; spaces around a quoted field are padding.
+// A quote inside an unquoted field, text after a closing quote or an
+// unterminated quote is an error for that record, and reading resumes at
+// the line after the one the record started on, so one bad quote never
+// swallows the rest of a file.
+//
+//   CsvTokenizer t(text);
+//   while (t.Next(&fields, &error, &line)) { if (!error.ok()) ...; }
+class CsvTokenizer {
+ public:
+  explicit CsvTokenizer(absl::string_view text);
+  // false at the end; else *fields or *error, and the record's first line.
+  bool Next(std::vector<std::string>* fields, absl::Status* error, int* line);
+  bool at_end() const { return pos_ >= s_.size(); }
+
+ private:
+  absl::string_view s_;
+  size_t pos_ = 0;
+  int line_ = 1;
+};
+
+// One CSV record split into fields; an error if it is malformed or is more
+// than one record.
 absl::StatusOr<std::vector<std::string>> SplitCsvRecord(absl::string_view line);
 
 }  // namespace tallywire

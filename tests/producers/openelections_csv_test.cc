@@ -132,6 +132,109 @@ TEST(OpenElectionsCsv, SkipModeCountsBadRowsAndKeepsTheRest) {
   EXPECT_EQ(e.votes[0], 14);  // X: 10 (P1) + 4 (P2)
 }
 
+// RFC 4180: a quote inside an unquoted field is malformed. It is that line's
+// error; the lines after it are read as they are, not swallowed into a field.
+TEST(OpenElectionsCsv, StrayQuoteIsAnErrorOnItsLineOnly) {
+  const std::string path = WriteFile("stray.csv",
+                                     "county,precinct,office,district,candidate,party,votes\n"
+                                     "A,P1,Mayor,,X,,10\n"
+                                     "A,P2 \"North,Mayor,,X,,20\n"
+                                     "A,P3,Mayor,,X,,30\n"
+                                     "A,P4,Mayor,,X,,40\n");
+  CsvReport report;
+  auto aborted = ReadOpenElectionsCsv({path}, {.version = 1}, &report);
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_NE(aborted.status().message().find(path + ":3: "), absl::string_view::npos)
+      << aborted.status();
+  EXPECT_NE(aborted.status().message().find("quote"), absl::string_view::npos) << aborted.status();
+
+  CsvReport skip_report;
+  auto feed =
+      ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &skip_report);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(skip_report.rows_skipped, 1);
+  ASSERT_EQ(skip_report.errors.size(), 1u);
+  EXPECT_NE(skip_report.errors[0].find(path + ":3: "), std::string::npos) << skip_report.errors[0];
+  ASSERT_EQ(feed->tallies.size(), 3u);  // P1, P3, P4
+  EXPECT_EQ(ExpectedTotals(*feed)[0].votes[0], 80);
+}
+
+// A quoted field may still span lines; text after its closing quote may not.
+TEST(OpenElectionsCsv, QuotedNewlinesStayAndTextAfterAClosingQuoteIsAnError) {
+  const std::string path = WriteFile("multiline.csv",
+                                     "county,precinct,office,district,candidate,party,votes\n"
+                                     "A,\"P1\nannex\",Mayor,,X,,10\n"
+                                     "A,\"P2\"x,Mayor,,X,,20\n"
+                                     "A,P3,Mayor,,\"Jo \"\"Ace\"\" Li\",,30\n");
+  CsvReport report;
+  auto feed = ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &report);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_NE(report.errors[0].find(path + ":4: "), std::string::npos) << report.errors[0];
+  ASSERT_EQ(feed->tallies.size(), 2u);
+  EXPECT_EQ(feed->tallies[0].precinct_name, "P1\nannex");
+  ASSERT_EQ(feed->races[0].candidates.size(), 2u);
+  EXPECT_EQ(feed->races[0].candidates[1].name, "Jo \"Ace\" Li");
+}
+
+TEST(OpenElectionsCsv, DuplicatedHeaderColumnIsAnErrorNamingFileAndColumn) {
+  const std::string path = WriteFile("dup.csv",
+                                     "county,precinct,office,district,candidate,party,votes,votes\n"
+                                     "A,P1,Mayor,,X,,10,99\n");
+  CsvReport report;
+  auto feed = ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &report);
+  ASSERT_FALSE(feed.ok());
+  EXPECT_NE(feed.status().message().find(path), absl::string_view::npos) << feed.status();
+  EXPECT_NE(feed.status().message().find("\"votes\""), absl::string_view::npos) << feed.status();
+  // Two spellings of one column are as ambiguous as one spelling twice.
+  const std::string alias = WriteFile("alias.csv",
+                                      "county,precinct,office,candidate,votes,Total Votes\n"
+                                      "A,P1,Mayor,X,10,99\n");
+  feed = ReadOpenElectionsCsv({alias}, {.version = 1}, &report);
+  ASSERT_FALSE(feed.ok());
+  EXPECT_NE(feed.status().message().find("\"Total Votes\""), absl::string_view::npos)
+      << feed.status();
+}
+
+// Text that is not UTF-8 would make every JSON document that carries it
+// invalid (/races); it stops at the reader, on its line.
+TEST(OpenElectionsCsv, InvalidUtf8IsAnErrorNamingLineAndColumn) {
+  const std::string path = WriteFile("latin1.csv",
+                                     "county,precinct,office,district,candidate,party,votes,note\n"
+                                     "A,P1,Mayor,,Caf\xe9,,10,\n"
+                                     "A,P1,Mayor,,Y,,20,\xff\n"
+                                     "A,P1,Mayor,,Z\xc3\xa9,,30,ok\n");
+  CsvReport report;
+  auto aborted = ReadOpenElectionsCsv({path}, {.version = 1}, &report);
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_NE(aborted.status().message().find(path + ":2: invalid UTF-8 in column candidate"),
+            absl::string_view::npos)
+      << aborted.status();
+  CsvReport skip_report;
+  auto feed =
+      ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &skip_report);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(skip_report.rows_skipped, 2);
+  ASSERT_EQ(skip_report.errors.size(), 2u);
+  EXPECT_NE(skip_report.errors[1].find(path + ":3: invalid UTF-8 in column note"),
+            std::string::npos)
+      << skip_report.errors[1];
+  ASSERT_EQ(feed->races[0].candidates.size(), 1u);
+  EXPECT_EQ(feed->races[0].candidates[0].name, "Z\xc3\xa9");
+}
+
+TEST(OpenElectionsCsv, CountsStayExactIntegers) {
+  const std::string path = WriteFile("big.csv",
+                                     "county,precinct,office,candidate,votes\n"
+                                     "A,P1,Mayor,X,\"123,456,789\"\n"
+                                     "A,P1,Mayor,Y,9007199254741\n");
+  CsvReport report;
+  auto feed = ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &report);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->tallies[0].votes[0], 123456789);
+  EXPECT_EQ(report.rows_skipped, 1);  // 13 digits: not a count, never rounded
+}
+
 TEST(OpenElectionsCsv, MissingRequiredColumnIsAnError) {
   const std::string path = WriteFile("nohdr.csv", "county,precinct,office,candidate\nA,P,M,X\n");
   CsvReport report;
