@@ -24,11 +24,19 @@ namespace {
 // Values: strings (all escapes, \u with surrogate pairs), numbers, true,
 // false, null, and one level of nested object (for "counts"). Arrays are
 // skipped. Enough for a post; not a general JSON library.
+// Members are their own struct, not std::pair<std::string, JsonValue>: a
+// vector may hold a type still incomplete (JsonValue is, inside itself), a
+// pair may not, and clang with libstdc++ rejects the pair.
+struct JsonMember;
 struct JsonValue {
   enum Kind { kString, kNumber, kBool, kNull, kObject, kArray } kind = kNull;
   std::string text;  // string contents, or the number's literal
   bool boolean = false;
-  std::vector<std::pair<std::string, JsonValue>> members;  // kObject
+  std::vector<JsonMember> members;  // kObject
+};
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 class JsonReader {
@@ -170,7 +178,7 @@ class JsonReader {
           if (!Eat(':')) return Error("expected ':'");
         }
         TW_ASSIGN_OR_RETURN(JsonValue member, Value(depth + 1));
-        if (object) v.members.emplace_back(std::move(key), std::move(member));
+        if (object) v.members.push_back({std::move(key), std::move(member)});
       } while (Eat(','));
       if (!Eat(object ? '}' : ']')) return Error(object ? "expected ',' or '}'" : "expected ']'");
     } else if (s_.substr(i_, 4) == "true" || s_.substr(i_, 5) == "false") {
