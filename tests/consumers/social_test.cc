@@ -450,8 +450,10 @@ TEST(Windows, EqualBruteForceWithReorderedLateAndDuplicatePosts) {
         EXPECT_EQ(top.total, n);
         EXPECT_LE(top.items.size(), o.hashtag_limit);
         for (const auto& [tag, count] : truth) {
+          // Not the binding itself: C++20 lets a lambda capture one, clang 14 cannot.
+          const auto& wanted = tag;
           const auto it = std::find_if(top.items.begin(), top.items.end(),
-                                       [&](const TopKItem& x) { return x.item == tag; });
+                                       [&](const TopKItem& x) { return x.item == wanted; });
           if (count > top.floor) {
             EXPECT_NE(it, top.items.end()) << tag << " " << count << " > floor " << top.floor;
           }
