@@ -123,9 +123,18 @@ void RaceDetector::Detect(const RaceState& race, const Trigger& t, std::vector<A
       }
       if (!anyone_can_win) {
         runoff_fired_ = true;
-        AlertEvent a = Make(race, t, wire::AlertKind::RunoffCertain, leader_, maj, 1);
+        // leader_ is kept only by the leader-change rule; with it off, the
+        // leader is whoever has the most votes now.
+        int leader = leader_;
+        if (leader < 0) {
+          leader = 0;
+          for (int c = 1; c < k; ++c) {
+            if (race.votes(c) > race.votes(leader)) leader = c;
+          }
+        }
+        AlertEvent a = Make(race, t, wire::AlertKind::RunoffCertain, leader, maj, 1);
         a.message = absl::StrCat("Runoff certain: no candidate can reach ", ThresholdText(maj),
-                                 " (leader ", m.candidates[leader_].name, " ",
+                                 " (leader ", m.candidates[leader].name, " ",
                                  FormatPercentBp(a.share_bp), ", ", reporting_text, ")");
         out->push_back(std::move(a));
       }

@@ -57,3 +57,8 @@ stream("winner-two-candidates", "# defaults, but a lower bar\nthresholds = 40, 5
        ["x", "y"], [("p1", 100), ("p2", 50), ("p3", 10)],
        [("p1", 1, [70, 30]), ("p2", 1, [10, 40]), ("p2", 1, [10, 40]), ("p3", 1, [9, 1]),
         ("p2", 3, [40, 10])])
+# The first stream with the leader rule off: the runoff alert still names
+# the leader.
+stream("runoff-without-leader-change", "leader_change = false\nmilestones = 100\n",
+       ["a", "b", "c"], [("p1", 100), ("p2", 100)],
+       [("p1", 1, [40, 35, 25]), ("p2", 1, [30, 40, 30])])
