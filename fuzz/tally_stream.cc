@@ -7,8 +7,7 @@
 //
 // Input: records of a 2-byte little-endian length and that many bytes; the
 // first is the rules file (consumers/alerts/rules.h), the rest messages.
-// fuzz/seeds/make_tally_stream.py writes the seeds.
-#include <algorithm>
+// fuzz/seeds/make_streams.py writes the seeds.
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -23,25 +22,10 @@
 #include "consumers/tally/race.h"
 #include "core/codec.h"
 #include "core/log.h"
+#include "fuzz/records.h"
 #include "fuzz/temp_file.h"
 
 namespace {
-
-struct Record {
-  const uint8_t* data;
-  size_t size;
-};
-
-std::vector<Record> Split(const uint8_t* data, size_t size) {
-  std::vector<Record> out;
-  while (size >= 2) {
-    const size_t n = std::min<size_t>(data[0] | (size_t{data[1]} << 8), size - 2);
-    out.push_back({data + 2, n});
-    data += 2 + n;
-    size -= 2 + n;
-  }
-  return out;
-}
 
 struct OwnedRace {
   std::unique_ptr<tallywire::RaceState> state;
@@ -57,7 +41,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tallywire;
-  const std::vector<Record> records = Split(data, size);
+  const std::vector<fuzz::Record> records = fuzz::SplitRecords(data, size);
   if (records.empty()) return 0;
   absl::StatusOr<AlertRules> rules =
       AlertRules::FromFile(fuzz::WriteScratch("conf", records[0].data, records[0].size));

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Writes fuzz/corpus/tally_stream/: rules + a race + tallies, framed as
-fuzz/tally_stream.cc reads them (2-byte little-endian length, bytes).
+"""Writes the seeds of the fuzz targets whose input is several records
+(fuzz/records.h: 2-byte little-endian length, bytes):
 
-    fuzz/seeds/make_tally_stream.py    # needs flatc (flatbuffers-compiler)
+- fuzz/corpus/tally_stream/: rules + a race + tallies. Each stream makes the
+  detector fire: crossings both ways, a leader change, milestones, and a
+  runoff or a winner becoming certain.
+- fuzz/corpus/mention_catalog/: a terms file + races + posts naming their
+  candidates by name, surname, handle, hashtag, alias and configured term.
 
-Each stream makes the detector fire: crossings both ways, a leader change,
-milestones, and a runoff or a winner becoming certain.
+    fuzz/seeds/make_streams.py    # needs flatc (flatbuffers-compiler)
 """
 import json
 import os
@@ -15,7 +18,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMAS = os.path.join(ROOT, "schemas")
-OUT = os.path.join(ROOT, "fuzz", "corpus", "tally_stream")
+CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 
 
 def flatc(schema, table, tmp, name):
@@ -39,12 +42,28 @@ def stream(name, rules, candidates, precincts, reports):
                      "event_time_ms": 1497999600000 + 60000 * i, "votes": votes,
                      "ballots_cast": sum(votes), "complete": True}
             msgs.append(flatc("tally.fbs", tally, tmp, "t%d" % i))
-    with open(os.path.join(OUT, name), "wb") as f:
-        for m in msgs:
-            f.write(struct.pack("<H", len(m)) + m)
+    write("tally_stream", name, msgs)
 
 
-os.makedirs(OUT, exist_ok=True)
+def write(target, name, records):
+    os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
+    with open(os.path.join(CORPUS, target, name), "wb") as f:
+        for r in records:
+            f.write(struct.pack("<H", len(r)) + r)
+
+
+def catalog(name, terms, races, texts):
+    with tempfile.TemporaryDirectory() as tmp:
+        records = [terms.encode()]
+        for i, race in enumerate(races):
+            records.append(flatc("race.fbs", race, tmp, "race%d" % i))
+        for i, text in enumerate(texts):
+            post = {"id": "p%d" % i, "author": "a", "created_at_ms": 1492556400000 + i,
+                    "text": text}
+            records.append(flatc("post.fbs", post, tmp, "post%d" % i))
+    write("mention_catalog", name, records)
+
+
 # Three candidates: A leads above 50 %, falls below, B takes the lead; with
 # every precinct in, nobody can reach 50 %: a runoff.
 stream("runoff-three-candidates", "thresholds = 50\nhysteresis = 0.25\nmilestones = 25,50,75,100\n",
@@ -62,3 +81,14 @@ stream("winner-two-candidates", "# defaults, but a lower bar\nthresholds = 40, 5
 stream("runoff-without-leader-change", "leader_change = false\nmilestones = 100\n",
        ["a", "b", "c"], [("p1", 100), ("p2", 100)],
        [("p1", 1, [40, 35, 25]), ("p2", 1, [30, 40, 30])])
+catalog("ga06-two-races", "# configured terms\njon-ossoff: Ossoff2017, flip the sixth\nkaren-handel: Handel4Congress\n",
+        [{"race_id": "us-house-6", "name": "U.S. House 6", "version": 1,
+          "candidates": [{"id": "jon-ossoff", "name": "Jon Ossoff", "aliases": ["#GA06Ossoff"]},
+                         {"id": "karen-handel", "name": "Karen Handel"},
+                         {"id": "bob-gray", "name": "Bob Gray Jr."}]},
+         {"race_id": "ga-senate", "version": 1,
+          "candidates": [{"id": "jon-ossoff", "name": "Jon Ossoff"},
+                         {"id": "david-perdue", "name": "David Perdue", "aliases": ["Perdue"]}]}],
+        ["JON OSSOFF leads, Karen Handel close #GA06", "@JonOssoff #KarenHandel Óssoff",
+         "flip the sixth! Handel4Congress? Bob Gray", "Hillary is not Hill; Perdue, perdue.",
+         "nothing here"])
