@@ -110,7 +110,9 @@ flatbuffers::Offset<flatbuffers::String> OptString(flatbuffers::FlatBufferBuilde
 }  // namespace
 
 absl::Span<const uint8_t> AlignedBytes::Align(absl::Span<const uint8_t> bytes) {
-  if (Aligned8(bytes.data())) return bytes;
+  // Empty: nothing to copy, and memcpy into an empty vector's null data()
+  // is undefined even for 0 bytes.
+  if (bytes.empty() || Aligned8(bytes.data())) return bytes;
   storage_.resize((bytes.size() + 7) / 8);
   std::memcpy(storage_.data(), bytes.data(), bytes.size());
   return {reinterpret_cast<const uint8_t*>(storage_.data()), bytes.size()};

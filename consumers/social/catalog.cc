@@ -34,7 +34,10 @@ absl::StatusOr<ExtraTerms> LoadExtraTerms(const std::string& path) {
   ExtraTerms terms;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    absl::string_view l = absl::StripAsciiWhitespace(line.substr(0, line.find('#')));
+    // A view of `line` itself: line.substr() would be a temporary, gone
+    // before `l` is read.
+    absl::string_view l =
+        absl::StripAsciiWhitespace(absl::string_view(line).substr(0, line.find('#')));
     if (l.empty()) continue;
     const size_t colon = l.find(':');
     if (colon == absl::string_view::npos || colon == 0) {

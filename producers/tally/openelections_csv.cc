@@ -444,6 +444,16 @@ absl::StatusOr<Feed> ReadOpenElectionsCsv(const std::vector<std::string>& files,
         if (!summary) ++report->non_candidate_rows;
         continue;
       }
+      // An office of only punctuation or non-ASCII letters slugs to "": a
+      // race id every consumer rejects, so the race's tallies would all be
+      // dead letters.
+      if (Slug(office).empty()) {
+        TW_RETURN_IF_ERROR(
+            fail(record_line,
+                 absl::InvalidArgumentError(absl::StrCat(
+                     "office \"", office, "\" has no ASCII letter or digit for a race id"))));
+        continue;
+      }
       const std::string race_id =
           district.empty() ? Slug(office) : absl::StrCat(Slug(office), "-", Slug(district));
       auto [rit, new_race] = races.try_emplace(race_id);

@@ -99,6 +99,31 @@ TEST(Detector, WinnerCertainWhenNoRemainingVotesCanChangeIt) {
   EXPECT_EQ(Count(alerts, wire::AlertKind::RunoffCertain), 0);
 }
 
+// Found by fuzz/tally_stream (issue 12 names it too): with the leader rule
+// off, the runoff alert read candidates[-1].
+TEST(Detector, RunoffAlertNamesTheLeaderWithLeaderChangeOff) {
+  RaceDefinitionEvent def;
+  def.race_id = "r";
+  def.candidates = {{"a", "Ann", "", {}}, {"b", "Bob", "", {}}, {"c", "Cy", "", {}}};
+  def.precincts = {{"p1", "", "C", 100}};
+  auto model = *RaceModel::FromEvent(def);
+  RaceState race(model);
+  AlertRules rules;
+  ASSERT_TRUE(rules.Set("leader_change", "false").ok());
+  RaceDetector detector(rules, *model);
+  std::vector<AlertEvent> alerts;
+  const int64_t votes[] = {30, 40, 30};
+  race.Apply({.precinct = {0}, .version = 1, .votes = votes, .complete = true});
+  detector.Detect(race, {}, &alerts);
+  EXPECT_EQ(Count(alerts, wire::AlertKind::LeaderChange), 0);
+  ASSERT_EQ(Count(alerts, wire::AlertKind::RunoffCertain, "b"), 1);
+  for (const AlertEvent& a : alerts) {
+    if (a.kind == wire::AlertKind::RunoffCertain) {
+      EXPECT_NE(a.message.find("(leader Bob 40.00 %"), std::string::npos) << a.message;
+    }
+  }
+}
+
 TEST(AlertRules, ParsesFileAndRejectsUnknownKeys) {
   AlertRules rules;
   ASSERT_TRUE(rules.Set("thresholds", "50, 60").ok());

@@ -1,6 +1,7 @@
 // The social stages one by one: matching, top-K, sliding windows against a
 // brute-force reference, burst detection.
 #include <deque>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -85,6 +86,23 @@ TEST(Matcher, ConfiguredTermsAndSeveralRaces) {
   EXPECT_EQ(two.SlotsOf("ga-gov"), std::vector<int32_t>{static_cast<int32_t>(one.slots().size())});
   // Redefining a known race adds nothing.
   EXPECT_EQ(MentionCatalog::With(two, Ga06(), {}).slots().size(), two.slots().size());
+}
+
+// Found by fuzz/mention_catalog: each line was read through a view of a
+// temporary copy, freed before use (ASan: heap-use-after-free), so any line
+// longer than the short-string buffer read freed memory.
+TEST(Matcher, TermsFileWithCommentsAndLongLines) {
+  const std::string path = ::testing::TempDir() + "/terms.txt";
+  std::ofstream(path) << "# configured terms, one candidate a line\n"
+                         "jon-ossoff: Ossoff2017, flip the sixth district   # slogans\n"
+                         "\n"
+                         "  karen-handel :Handel4Congress,, \n";
+  absl::StatusOr<ExtraTerms> terms = LoadExtraTerms(path);
+  ASSERT_TRUE(terms.ok()) << terms.status();
+  EXPECT_EQ(terms->size(), 2u);
+  EXPECT_EQ((*terms)["jon-ossoff"],
+            (std::vector<std::string>{"Ossoff2017", "flip the sixth district"}));
+  EXPECT_EQ((*terms)["karen-handel"], (std::vector<std::string>{"Handel4Congress"}));
 }
 
 TEST(Matcher, Hashtags) {
@@ -450,8 +468,10 @@ TEST(Windows, EqualBruteForceWithReorderedLateAndDuplicatePosts) {
         EXPECT_EQ(top.total, n);
         EXPECT_LE(top.items.size(), o.hashtag_limit);
         for (const auto& [tag, count] : truth) {
+          // Not the binding itself: C++20 lets a lambda capture one, clang 14 cannot.
+          const auto& wanted = tag;
           const auto it = std::find_if(top.items.begin(), top.items.end(),
-                                       [&](const TopKItem& x) { return x.item == tag; });
+                                       [&](const TopKItem& x) { return x.item == wanted; });
           if (count > top.floor) {
             EXPECT_NE(it, top.items.end()) << tag << " " << count << " > floor " << top.floor;
           }

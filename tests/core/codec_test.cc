@@ -114,6 +114,19 @@ TEST(Codec, UnalignedInputIsRejectedUntilAligned) {
   EXPECT_EQ(ToValue(**decoded), SampleTally());
 }
 
+// Found by fuzz/tally_stream: an empty payload at an odd address (an empty
+// Kafka value may point anywhere) was copied with memcpy(nullptr, p, 0),
+// undefined behaviour that UBSan stops on.
+TEST(Codec, AlignOfAnEmptyUnalignedPayloadIsEmptyAndUndecodable) {
+  const uint64_t storage[2] = {};
+  const absl::Span<const uint8_t> empty(reinterpret_cast<const uint8_t*>(storage) + 3, 0);
+  AlignedBytes aligner;
+  const absl::Span<const uint8_t> aligned = aligner.Align(empty);
+  EXPECT_TRUE(aligned.empty());
+  EXPECT_FALSE(DecodeTally(aligned).ok());
+  EXPECT_FALSE(IdentifyMessage(aligned).ok());
+}
+
 TEST(Codec, DecoderRejectsOtherTables) {
   const std::string post = EncodePost(SamplePost());
   EXPECT_FALSE(DecodeTally(AsBytes(post)).ok());

@@ -244,6 +244,27 @@ TEST(OpenElectionsCsv, MissingRequiredColumnIsAnError) {
             absl::string_view::npos);
 }
 
+// Found by fuzz/openelections_csv: the office slugged to "", and the race
+// definition published for it was one every consumer rejects.
+TEST(OpenElectionsCsv, OfficeWithoutLettersOrDigitsIsARowErrorNotAnEmptyRaceId) {
+  const std::string path = WriteFile("office.csv",
+                                     "county,precinct,office,district,candidate,party,votes\n"
+                                     "A,P1,Mayor,,X,,10\n"
+                                     "A,P1,\xE5\xB8\x82\xE9\x95\xB7,,Y,,7\n"
+                                     "A,P1,--,,Z,,3\n");
+  CsvReport report;
+  auto feed = ReadOpenElectionsCsv({path}, {.on_error = OnError::kSkip, .version = 1}, &report);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(report.rows_skipped, 2);
+  ASSERT_EQ(report.errors.size(), 2u);
+  EXPECT_NE(report.errors[0].find(":3: office"), std::string::npos) << report.errors[0];
+  EXPECT_NE(report.errors[1].find(":4: office \"--\" has no ASCII letter or digit"),
+            std::string::npos)
+      << report.errors[1];
+  ASSERT_EQ(feed->races.size(), 1u);
+  EXPECT_EQ(feed->races[0].race_id, "mayor");
+}
+
 TEST(OpenElectionsCsv, SlugMakesStableIds) {
   EXPECT_EQ(Slug("U.S. House"), "us-house");
   EXPECT_EQ(Slug("  Jon  Ossoff "), "jon-ossoff");
