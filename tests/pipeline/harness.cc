@@ -14,7 +14,9 @@
 
 namespace tallywire::testing {
 
-std::unique_ptr<Pipeline> Pipeline::Create(int partitions, int replication_factor) {
+std::unique_ptr<Pipeline> Pipeline::Create(
+    int partitions, int replication_factor,
+    const std::vector<std::pair<std::string, std::string>>& tallies_configs) {
   auto p = std::make_unique<Pipeline>();
   const std::string suffix =
       absl::StrCat("-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
@@ -26,10 +28,15 @@ std::unique_ptr<Pipeline> Pipeline::Create(int partitions, int replication_facto
                .races = "races" + suffix,
                .repartition = "repartition" + suffix,
                .changelog = "changelog" + suffix};
-  const auto specs = DefaultTopics({.partitions = partitions,
+  auto specs = DefaultTopics({.partitions = partitions,
                                     .replication_factor = replication_factor,
                                     .min_insync_replicas = replication_factor > 1 ? 2 : 1},
                                    p->topics);
+  for (const auto& [k, v] : tallies_configs) {
+    auto& configs = specs[0].configs;  // tallies
+    std::erase_if(configs, [&](const auto& kv) { return kv.first == k; });
+    configs.emplace_back(k, v);
+  }
 #ifdef TALLYWIRE_REAL_KAFKA
   const char* brokers = std::getenv("TALLYWIRE_KAFKA_BROKERS");
   if (brokers == nullptr || !*brokers) {

@@ -22,7 +22,10 @@ struct DeadLetter {
 class Pipeline {
  public:
   // Fails the test (and returns null) when no broker is available.
-  static std::unique_ptr<Pipeline> Create(int partitions = 4, int replication_factor = 1);
+  // `tallies_configs` override the tallies topic's (a real broker only).
+  static std::unique_ptr<Pipeline> Create(
+      int partitions = 4, int replication_factor = 1,
+      const std::vector<std::pair<std::string, std::string>>& tallies_configs = {});
 
   kafka::KafkaConfig cfg;
   TopicNames topics;

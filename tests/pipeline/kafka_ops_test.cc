@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <random>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include "consumers/alerts/detect.h"
 #include "consumers/tally/decode.h"
 #include "gtest/gtest.h"
+#include "producers/tally/openelections_csv.h"
 #include "producers/tally/synthetic_night.h"
 #include "tests/pipeline/harness.h"
 
@@ -266,6 +269,149 @@ TEST(KafkaOperations, ThreeBrokersSurviveOneKilledMidStream) {
   ASSERT_TRUE((*svc)->Stop().ok());
   EXPECT_EQ((*svc)->probe().dead_lettered(), 0u);
   Shell(kafka + "stop --state-dir " + state);
+}
+
+// The survivor's race lines (printed at exit) must hold the expected totals.
+void ExpectTotalsIn(const std::string& out, const Feed& feed) {
+  for (const ExpectedRace& e : ExpectedTotals(feed)) {
+    const size_t at = out.find("{\"race_id\":\"" + e.race_id + "\"");
+    ASSERT_NE(at, std::string::npos) << e.race_id << " missing:\n" << out;
+    const std::string line = out.substr(at, out.find('\n', at) - at);
+    for (size_t c = 0; c < e.votes.size(); ++c) {
+      EXPECT_NE(line.find(absl::StrCat("\"votes\":", e.votes[c], ",")), std::string::npos)
+          << e.race_id << " candidate " << c << ": " << line;
+    }
+  }
+}
+
+// 20 SIGKILLs at random moments while the night is replayed: every alert id
+// reaches a read_committed reader exactly once, and the totals are exact.
+TEST(KafkaExactlyOnce, TwentyKillsEveryAlertOnceAndANewGroupRepeatsNone) {
+  auto p = Pipeline::Create(2);
+  ASSERT_NE(p, nullptr);
+  const Feed feed = GenerateApril18Night({});
+  const std::string group = "eos-" + p->topics.tallies;
+  const std::string dir = FreshDir();
+  std::vector<std::string> args = AggregateArgs(*p, group);
+  // The same instance across restarts: each start fences and aborts what
+  // the killed one left open, and takes its partitions straight back.
+  args.insert(args.end(), {"--instance-id", "eos-test", "--no-posts"});
+  std::atomic<bool> published{false};
+  absl::StatusOr<PublishSummary> sent;
+  std::thread publisher([&] {
+    PublishOptions opts = p->PublishOpts();
+    opts.rate = 12;  // ~35 s: the kills land all over the night
+    sent = PublishFeed(feed, p->cfg, opts);
+    published = true;
+  });
+  std::mt19937 rng(2017);
+  int kills = 0;
+  for (; kills < 20; ++kills) {
+    const pid_t a = Spawn(args, absl::StrCat(dir, "/run", kills, ".out"),
+                          absl::StrCat(dir, "/run", kills, ".err"));
+    usleep(500'000 + rng() % 2'500'000);
+    kill(a, SIGKILL);
+    ASSERT_EQ(WaitExit(a, 10), 128 + SIGKILL);
+  }
+  publisher.join();
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  std::vector<std::string> last = args;
+  last.insert(last.end(), {"--exit-when-idle", "6"});
+  const pid_t survivor = Spawn(last, dir + "/last.out", dir + "/last.err");
+  ASSERT_EQ(WaitExit(survivor, 180), 0) << Slurp(dir + "/last.err");
+  ExpectTotalsIn(Slurp(dir + "/last.out"), feed);
+  std::map<std::string, int> seen;
+  for (const AlertEvent& a : p->Alerts()) ++seen[a.id];
+  const std::set<std::string> reference = ReferenceAlertIds(feed);
+  ASSERT_FALSE(reference.empty());
+  for (const std::string& id : reference) EXPECT_EQ(seen[id], 1) << id;
+  EXPECT_EQ(seen.size(), reference.size());
+
+  // A new consumer group over the same topics restores the fired alerts
+  // from the changelog: it reads the whole night again and publishes none.
+  std::vector<std::string> fresh = AggregateArgs(*p, group + "-new");
+  fresh.insert(fresh.end(), {"--no-posts", "--exit-when-idle", "5"});
+  const pid_t newcomer = Spawn(fresh, dir + "/new.out", dir + "/new.err");
+  ASSERT_EQ(WaitExit(newcomer, 120), 0) << Slurp(dir + "/new.err");
+  ExpectTotalsIn(Slurp(dir + "/new.out"), feed);
+  EXPECT_EQ(p->Alerts().size(), reference.size());
+}
+
+// Compaction keeps each key's last record, not its highest version: a
+// stale tally and garbage on a real key, compacted, then the owner killed.
+// The new owner restores from the changelog, not the input: exact totals.
+TEST(KafkaState, CompactedInputAndAKilledOwnerRebuildExactTotals) {
+  auto p = Pipeline::Create(4, 1,
+                            {{"min.compaction.lag.ms", "0"},
+                             {"segment.ms", "1000"},
+                             {"min.cleanable.dirty.ratio", "0.001"},
+                             {"delete.retention.ms", "0"}});
+  ASSERT_NE(p, nullptr);
+  const std::string group = "compact-" + p->topics.tallies;
+  const std::string dir = FreshDir();
+  std::vector<std::string> args = AggregateArgs(*p, group);
+  args.insert(args.end(), {"--no-posts"});
+  const pid_t a = Spawn(args, dir + "/a.out", dir + "/a.err");
+  CsvReport report;
+  const std::string runoff = std::string(TALLYWIRE_SOURCE_DIR) + "/data/ga06-2017-06-20-runoff/";
+  auto feed = ReadOpenElectionsCsv(
+      {runoff + "cobb.csv", runoff + "dekalb.csv", runoff + "fulton.csv"}, {.version = 2}, &report);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_TRUE(PublishFeed(*feed, p->cfg, p->PublishOpts()).ok());
+  // A stale version of one precinct, then garbage, both on its real key.
+  TallyEvent stale = feed->tallies[0];
+  stale.version = 1;
+  stale.votes[0] += 1000;
+  const int32_t home = RacePartition(stale.race_id, 4);
+  const std::string key = absl::StrCat(stale.race_id, "/", stale.precinct_id);
+  auto producer = kafka::Producer::Create(p->cfg);
+  ASSERT_TRUE(producer.ok());
+  for (const std::string& value : {EncodeTally(stale), std::string("garbage on a real key")}) {
+    ASSERT_TRUE((*producer)
+                    ->Produce({.topic = p->topics.tallies, .partition = home, .key = key,
+                               .value = value})
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  // Wait until the log cleaner has dropped the good record of that key
+  // (rolling segments with a record on another key each second).
+  kafka::KafkaConfig rc = p->cfg;
+  rc.Set("group.id", "compaction-probe-" + p->topics.tallies);
+  rc.Set("enable.partition.eof", "true");
+  bool compacted = false;
+  for (int i = 0; i < 120 && !compacted; ++i) {
+    ASSERT_TRUE((*producer)
+                    ->Produce({.topic = p->topics.tallies, .partition = home,
+                               .key = absl::StrCat("roll-", i), .value = "x"})
+                    .ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+    auto c = kafka::Consumer::Create(rc);
+    ASSERT_TRUE(c.ok());
+    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), p->topics.tallies.c_str(), home)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    ASSERT_EQ(rd_kafka_assign((*c)->handle(), list.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int with_key = 0;
+    for (int n = 0; n < 2000; ++n) {
+      kafka::MessagePtr m = (*c)->Poll(absl::Milliseconds(200));
+      if (!m) continue;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+      if (!m->err && kafka::Key(*m) == key) ++with_key;
+    }
+    compacted = with_key == 1;
+    if (!compacted) sleep(1);
+  }
+  ASSERT_TRUE(compacted) << "the log cleaner never compacted " << p->topics.tallies;
+  kill(a, SIGKILL);
+  ASSERT_EQ(WaitExit(a, 10), 128 + SIGKILL);
+  std::vector<std::string> b_args = args;
+  b_args.insert(b_args.end(), {"--exit-when-idle", "6"});
+  const pid_t b = Spawn(b_args, dir + "/b.out", dir + "/b.err");
+  ASSERT_EQ(WaitExit(b, 120), 0) << Slurp(dir + "/b.err");
+  const std::string out = Slurp(dir + "/b.out");
+  EXPECT_NE(out.find("\"votes\":134799,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"votes\":125517,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"precincts_reporting\":208"), std::string::npos) << out;
 }
 
 }  // namespace
