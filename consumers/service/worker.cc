@@ -148,6 +148,8 @@ absl::Status Worker::Init() {
   rcfg.Set("group.id", absl::StrCat(options_.group_id, "-restore-", instance, "-", index_));
   rcfg.Set("enable.partition.eof", "true");
   rcfg.Set("isolation.level", "read_committed");
+  // The end of an empty or short partition is known after one fetch wait.
+  rcfg.SetDefault("fetch.wait.max.ms", "50");
   rcfg.SetDefault("client.id", absl::StrCat("tallywire-restore-", index_));
   TW_ASSIGN_OR_RETURN(restorer_, kafka::Consumer::Create(rcfg));
   std::vector<std::string> topics = {options_.topics.tallies, options_.topics.repartition};

@@ -29,9 +29,9 @@ std::unique_ptr<Pipeline> Pipeline::Create(
                .repartition = "repartition" + suffix,
                .changelog = "changelog" + suffix};
   auto specs = DefaultTopics({.partitions = partitions,
-                                    .replication_factor = replication_factor,
-                                    .min_insync_replicas = replication_factor > 1 ? 2 : 1},
-                                   p->topics);
+                              .replication_factor = replication_factor,
+                              .min_insync_replicas = replication_factor > 1 ? 2 : 1},
+                             p->topics);
   for (const auto& [k, v] : tallies_configs) {
     auto& configs = specs[0].configs;  // tallies
     std::erase_if(configs, [&](const auto& kv) { return kv.first == k; });

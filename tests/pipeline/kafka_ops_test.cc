@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <random>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -306,13 +306,22 @@ TEST(KafkaExactlyOnce, TwentyKillsEveryAlertOnceAndANewGroupRepeatsNone) {
   });
   std::mt19937 rng(2017);
   int kills = 0;
+  int killed_after_alerts = 0;
   for (; kills < 20; ++kills) {
-    const pid_t a = Spawn(args, absl::StrCat(dir, "/run", kills, ".out"),
-                          absl::StrCat(dir, "/run", kills, ".err"));
-    usleep(500'000 + rng() % 2'500'000);
+    const std::string err = absl::StrCat(dir, "/run", kills, ".err");
+    const pid_t a = Spawn(args, absl::StrCat(dir, "/run", kills, ".out"), err);
+    // Killed once it owns its partitions (restored, reading), at a random
+    // moment of the next 2 s: mid-batch, mid-transaction.
+    WaitUntil([&] { return Slurp(err).find("topic=" + p->topics.tallies) != std::string::npos; },
+              absl::Seconds(30));
+    usleep(100'000 + rng() % 2'000'000);
     kill(a, SIGKILL);
     ASSERT_EQ(WaitExit(a, 10), 128 + SIGKILL);
+    killed_after_alerts += Slurp(err).find(" alert id=") != std::string::npos;
   }
+  // The kills landed while alerts were being fired (and their transactions,
+  // some of them, aborted by the next start).
+  EXPECT_GT(killed_after_alerts, 0);
   publisher.join();
   ASSERT_TRUE(sent.ok()) << sent.status();
   std::vector<std::string> last = args;
@@ -367,10 +376,10 @@ TEST(KafkaState, CompactedInputAndAKilledOwnerRebuildExactTotals) {
   auto producer = kafka::Producer::Create(p->cfg);
   ASSERT_TRUE(producer.ok());
   for (const std::string& value : {EncodeTally(stale), std::string("garbage on a real key")}) {
-    ASSERT_TRUE((*producer)
-                    ->Produce({.topic = p->topics.tallies, .partition = home, .key = key,
-                               .value = value})
-                    .ok());
+    ASSERT_TRUE(
+        (*producer)
+            ->Produce({.topic = p->topics.tallies, .partition = home, .key = key, .value = value})
+            .ok());
   }
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
   // Wait until the log cleaner has dropped the good record of that key
@@ -381,8 +390,10 @@ TEST(KafkaState, CompactedInputAndAKilledOwnerRebuildExactTotals) {
   bool compacted = false;
   for (int i = 0; i < 120 && !compacted; ++i) {
     ASSERT_TRUE((*producer)
-                    ->Produce({.topic = p->topics.tallies, .partition = home,
-                               .key = absl::StrCat("roll-", i), .value = "x"})
+                    ->Produce({.topic = p->topics.tallies,
+                               .partition = home,
+                               .key = absl::StrCat("roll-", i),
+                               .value = "x"})
                     .ok());
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
     auto c = kafka::Consumer::Create(rc);
