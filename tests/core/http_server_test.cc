@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,8 +71,10 @@ Reply Exchange(int port, const std::string& request, double timeout_s = 3.0) {
   return reply;
 }
 
+// Connection: close, as a client that reads to the end must say.
 Reply Get(int port, const std::string& path) {
-  return Exchange(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  return Exchange(port,
+                  "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
 }
 
 HttpResponse Echo(absl::string_view path) {
@@ -118,6 +121,39 @@ TEST(HttpServer, ServesTheHandlersResponseAndClosesTheConnection) {
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body, "ok\n");
   EXPECT_EQ(Get(server.port(), "/nope").status, 404);
+  const Reply head =
+      Exchange(server.port(), "HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+}
+
+TEST(HttpServer, KeepsAliveAndAnswersPipelinedRequestsInOrder) {
+  HttpServer server(Echo);
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  const Clock::time_point t = Clock::now();
+  const Reply r = Exchange(server.port(),
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_LT(SecondsSince(t), 1.0);  // closed after the third, not at the idle timeout
+  EXPECT_EQ(r.status, 200);
+  // The three responses, in order, on the one connection.
+  const size_t a = r.body.find("HTTP/1.1 404");
+  const size_t b = r.body.find("HTTP/1.1 200", a == std::string::npos ? 0 : a);
+  EXPECT_NE(a, std::string::npos) << r.body;
+  EXPECT_NE(b, std::string::npos) << r.body;
+}
+
+TEST(HttpServer, AnIdleKeptAliveConnectionIsClosedAfterTheTimeout) {
+  HttpServerOptions options;
+  options.keep_alive_timeout = absl::Milliseconds(300);
+  HttpServer server(Echo, options);
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  const Clock::time_point t = Clock::now();
+  const Reply r = Exchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_GT(SecondsSince(t), 0.25);
+  EXPECT_LT(SecondsSince(t), 1.5);
 }
 
 TEST(HttpServer, ASlowClientDoesNotDelayHealthz) {
@@ -193,6 +229,29 @@ TEST(HttpServer, ARequestBodyIsRefusedWithoutWaitingForIt) {
   EXPECT_LT(SecondsSince(t), 2.0);
 }
 
+TEST(HttpServer, ARequestHeadTrickledForeverIsCutAtTheDeadline) {
+  HttpServerOptions options;
+  options.request_deadline = absl::Seconds(2);
+  HttpServer server(Echo, options);
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  int fd = Connect(server.port());
+  ASSERT_GE(fd, 0);
+  const Clock::time_point t = Clock::now();
+  // A byte every 300 ms never trips the 5 s read timeout; only the deadline
+  // ends it: the server then answers 400 or closes, and reading ends.
+  bool cut = false;
+  while (!cut && SecondsSince(t) < 8) {
+    cut = send(fd, "a", 1, MSG_NOSIGNAL) != 1;
+    pollfd pfd{fd, POLLIN, 0};
+    if (!cut && poll(&pfd, 1, 300) > 0) cut = true;
+  }
+  const double elapsed = SecondsSince(t);
+  close(fd);
+  EXPECT_TRUE(cut);
+  EXPECT_GT(elapsed, 1.5);
+  EXPECT_LT(elapsed, 4.0);
+}
+
 TEST(HttpServer, RejectsMalformedListenAddressesAndABusyPort) {
   HttpServer a(Echo);
   EXPECT_FALSE(a.Start("127.0.0.1").ok());
@@ -202,6 +261,19 @@ TEST(HttpServer, RejectsMalformedListenAddressesAndABusyPort) {
   HttpServer b(Echo);
   EXPECT_FALSE(b.Start("127.0.0.1:" + std::to_string(a.port())).ok());
   EXPECT_EQ(Get(a.port(), "/healthz").status, 200);
+}
+
+TEST(HttpServer, WarnsOnAWildcardBindOnly) {
+  HttpServer loopback(Echo);
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(loopback.Start("127.0.0.1:0").ok());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr().find("http_wildcard_bind"), std::string::npos);
+  HttpServer wildcard(Echo);
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(wildcard.Start("0.0.0.0:0").ok());
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("WARN http_wildcard_bind"), std::string::npos) << log;
+  EXPECT_EQ(Get(wildcard.port(), "/healthz").status, 200);
 }
 
 TEST(HttpServer, ServesIpv6Loopback) {
