@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "core/json_writer.h"  // JsonEscape, for callers that found it here
 
 namespace tallywire {
 
@@ -23,8 +24,5 @@ void SetLogJson(bool json);
 void SetLogLevel(LogLevel min_level);
 void SetLogQuiet(bool quiet);  // drops everything below kError (the demo board owns the tty)
 void Log(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields = {});
-
-// JSON string escaping, shared with the HTTP face.
-std::string JsonEscape(absl::string_view s);
 
 }  // namespace tallywire
