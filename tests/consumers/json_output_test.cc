@@ -1,13 +1,13 @@
 // Every JSON document tallywire writes parses, whatever bytes the names
 // hold: each is parsed back by Python's json module, a reader we did not
 // write.
-#include <cstdio>
 #include <string>
 
 #include "consumers/alerts/follow.h"
 #include "consumers/service/service.h"
 #include "consumers/tally/race.h"
 #include "gtest/gtest.h"
+#include "tests/json_parse_back.h"
 
 namespace tallywire {
 namespace {
@@ -17,24 +17,9 @@ struct Parsed {
   std::string ascii;  // the document re-encoded by Python, ASCII only, or its error
 };
 
-// Pipes `doc` through python3's json.load; prints it back with ensure_ascii.
 Parsed ParseBack(const std::string& doc) {
-  char path[] = "/tmp/tw-json-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return {};
-  FILE* f = fdopen(fd, "wb");
-  std::fwrite(doc.data(), 1, doc.size(), f);
-  std::fclose(f);
-  const std::string cmd = std::string("python3 -c 'import json,sys; ") +
-                          "print(json.dumps(json.load(open(sys.argv[1], \"rb\"))))' " + path +
-                          " 2>&1";
-  Parsed p;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  for (size_t n; pipe && (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) p.ascii.append(buf, n);
-  p.ok = pipe && pclose(pipe) == 0;
-  std::remove(path);
-  return p;
+  auto [ok, ascii] = ::tallywire::testing::ParseJsonBack(doc);
+  return {ok, ascii};
 }
 
 // Latin-1 é, quotes, backslashes, every control character, DEL, a lone

@@ -1,33 +1,14 @@
 #include "core/json_writer.h"
 
-#include <cstdio>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/json_parse_back.h"
 
 namespace tallywire {
 namespace {
 
-// Python's json module, a reader we did not write: the document re-encoded
-// with ensure_ascii, or the error; ok says whether it parsed.
-std::pair<bool, std::string> ParseBack(const std::string& doc) {
-  char path[] = "/tmp/tw-jsonw-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return {false, "mkstemp"};
-  FILE* f = fdopen(fd, "wb");
-  std::fwrite(doc.data(), 1, doc.size(), f);
-  std::fclose(f);
-  const std::string cmd = std::string("python3 -c 'import json,sys; ") +
-                          "print(json.dumps(json.load(open(sys.argv[1], \"rb\"))), end=\"\")' " +
-                          path + " 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  for (size_t n; pipe && (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
-  const bool ok = pipe && pclose(pipe) == 0;
-  std::remove(path);
-  return {ok, out};
-}
+using ::tallywire::testing::ParseJsonBack;
 
 std::string AsJsonString(const std::string& s) {
   JsonWriter w;
@@ -58,7 +39,7 @@ TEST(JsonWriter, ReplacesEachMaximalInvalidSubpartWithOneReplacementCharacter) {
   };
   for (const Case& c : cases) {
     const std::string doc = AsJsonString(c.in);
-    const auto [ok, back] = ParseBack(doc);
+    const auto [ok, back] = ParseJsonBack(doc);
     ASSERT_TRUE(ok) << back << " for " << doc;
     EXPECT_EQ(back, c.want) << doc;
     EXPECT_EQ(doc, AsJsonString(c.in));  // deterministic
@@ -77,7 +58,7 @@ TEST(JsonWriter, EveryByteValueAndEveryTwoByteSequenceGivesAValidDocument) {
   }
   JsonWriter w;
   w.BeginArray().String(all).String(all.substr(1)).String(all.substr(2)).EndArray();
-  const auto [ok, back] = ParseBack(std::move(w).Finish());
+  const auto [ok, back] = ParseJsonBack(std::move(w).Finish());
   EXPECT_TRUE(ok) << back.substr(0, 300);
 }
 
@@ -91,7 +72,7 @@ TEST(JsonWriter, WritesCompactObjectsArraysAndNumbers) {
   EXPECT_EQ(doc,
             "{\"a\":-3,\"b\":48.1002,\"c\":[true,false,null,null,null],\"d\":{},\"e\":[],"
             "\"f\":{\"x\":1}}");
-  EXPECT_TRUE(ParseBack(doc).first);
+  EXPECT_TRUE(ParseJsonBack(doc).first);
 }
 
 TEST(JsonWriter, MisuseStillYieldsOneValidDocument) {

@@ -2,33 +2,12 @@
 // candidate, precinct and county names carry quotes, backslashes, control
 // characters and (in the second race) Latin-1 bytes, served over HTTP and
 // parsed back by Python's json module.
-#include <cstdio>
-
 #include "gtest/gtest.h"
+#include "tests/json_parse_back.h"
 #include "tests/pipeline/harness.h"
 
 namespace tallywire::testing {
 namespace {
-
-// The document re-encoded by Python (ASCII only), or its error.
-std::pair<bool, std::string> ParseBack(const std::string& doc) {
-  char path[] = "/tmp/tw-json-http-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return {false, "mkstemp"};
-  FILE* f = fdopen(fd, "wb");
-  std::fwrite(doc.data(), 1, doc.size(), f);
-  std::fclose(f);
-  const std::string cmd = std::string("python3 -c 'import json,sys; ") +
-                          "print(json.dumps(json.load(open(sys.argv[1], \"rb\"))))' " + path +
-                          " 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  for (size_t n; pipe && (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
-  const bool ok = pipe && pclose(pipe) == 0;
-  std::remove(path);
-  return {ok, out};
-}
 
 Feed HostileFeed() {
   const std::string nasty = "\"Q\" back\\slash \x01\x1f tab\t nl\n \xe2\x80\xa8 Caf\xc3\xa9";
@@ -70,7 +49,7 @@ TEST(JsonHttp, RacesWithHostileNamesServeDocumentsThatParse) {
                         absl::Seconds(60)));
 
   const HttpReply nasty = HttpGet(port, "/races/json-nasty");
-  const auto [ok, back] = ParseBack(nasty.body);
+  const auto [ok, back] = ParseJsonBack(nasty.body);
   ASSERT_TRUE(ok) << back << "\n" << nasty.body;
   EXPECT_NE(back.find("\"name\": \"Ann \\\"Q\\\" back\\\\slash \\u0001\\u001f tab\\t nl\\n "
                       "\\u2028 Caf\\u00e9\""),
@@ -81,17 +60,17 @@ TEST(JsonHttp, RacesWithHostileNamesServeDocumentsThatParse) {
   // Invalid UTF-8 is either served as U+FFFD or refused at the door (a
   // dead letter); what is served parses either way.
   const HttpReply latin1 = HttpGet(port, "/races/json-latin1");
-  const auto [latin1_ok, latin1_back] = ParseBack(latin1.body);
+  const auto [latin1_ok, latin1_back] = ParseJsonBack(latin1.body);
   EXPECT_TRUE(latin1_ok) << latin1_back << "\n" << latin1.body;
   if (latin1.status == 200) {
     EXPECT_NE(latin1_back.find("Ann Caf\\ufffd \\\"Q\\\""), std::string::npos) << latin1_back;
   }
   const HttpReply all = HttpGet(port, "/races");
-  const auto [all_ok, all_back] = ParseBack(all.body);
+  const auto [all_ok, all_back] = ParseJsonBack(all.body);
   EXPECT_TRUE(all_ok) << all_back << "\n" << all.body;
   EXPECT_NE(all_back.find("\"race_id\": \"json-nasty\""), std::string::npos);
-  EXPECT_TRUE(ParseBack(HttpGet(port, "/races/no-such-race").body).first);
-  EXPECT_TRUE(ParseBack(HttpGet(port, "/mentions").body).first);
+  EXPECT_TRUE(ParseJsonBack(HttpGet(port, "/races/no-such-race").body).first);
+  EXPECT_TRUE(ParseJsonBack(HttpGet(port, "/mentions").body).first);
   EXPECT_TRUE((*svc)->Stop().ok());
 }
 
