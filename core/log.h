@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "core/json_writer.h"  // JsonEscape, for callers that found it here
 
 namespace tallywire {
 
@@ -26,10 +27,5 @@ void SetLogJson(bool json);
 void SetLogLevel(LogLevel min_level);
 void SetLogQuiet(bool quiet);  // drops everything below kError (the demo board owns the tty)
 void Log(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields = {});
-
-// JSON string escaping, shared with the HTTP face. The result is always valid
-// JSON string contents: controls (and DEL) as \u00XX, each byte that is not
-// part of well-formed UTF-8 as U+FFFD.
-std::string JsonEscape(absl::string_view s);
 
 }  // namespace tallywire

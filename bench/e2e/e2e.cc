@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/codec.h"
 #include "core/histogram.h"
+#include "core/json_writer.h"
 #include "core/kafka/client.h"
 #include "core/kafka/embedded_broker.h"
 #include "core/log.h"
@@ -744,16 +745,16 @@ std::string ReportJson(const EndToEndOptions& o, const std::vector<EndToEndResul
       return absl::StrFormat("{\"p50\":%d,\"p90\":%d,\"p99\":%d,\"p999\":%d,\"max\":%d}", p.p50,
                              p.p90, p.p99, p.p999, p.max);
     };
-    absl::StrAppend(
-        &out, i ? "," : "",
-        absl::StrFormat("{\"mode\":\"%s\",\"events\":%d,\"seconds\":%.3f,"
-                        "\"events_per_second\":%.1f,\"produce_to_applied_us\":%s,"
-                        "\"produce_to_alert_us\":%s,\"alerts\":%d,\"crossings\":%d,"
-                        "\"cpu_seconds_per_million\":%.3f,\"peak_rss_mb\":%.1f,"
-                        "\"verified\":%s,\"checked\":\"%s\"}",
-                        r.mode, r.events, r.seconds, r.events_per_second, pct(r.produce_to_applied),
-                        pct(r.produce_to_alert), r.alerts, r.crossings, r.cpu_seconds_per_million,
-                        r.peak_rss_mb, r.verified ? "true" : "false", r.checked));
+    absl::StrAppend(&out, i ? "," : "",
+                    absl::StrFormat("{\"mode\":\"%s\",\"events\":%d,\"seconds\":%.3f,"
+                                    "\"events_per_second\":%.1f,\"produce_to_applied_us\":%s,"
+                                    "\"produce_to_alert_us\":%s,\"alerts\":%d,\"crossings\":%d,"
+                                    "\"cpu_seconds_per_million\":%.3f,\"peak_rss_mb\":%.1f,"
+                                    "\"verified\":%s,\"checked\":\"%s\"}",
+                                    JsonEscape(r.mode), r.events, r.seconds, r.events_per_second,
+                                    pct(r.produce_to_applied), pct(r.produce_to_alert), r.alerts,
+                                    r.crossings, r.cpu_seconds_per_million, r.peak_rss_mb,
+                                    r.verified ? "true" : "false", JsonEscape(r.checked)));
   }
   return out + "]}";
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
+#include "core/json_writer.h"
 #include "core/kafka/client.h"
 #include "core/log.h"
 #include "core/status_macros.h"
@@ -67,17 +68,20 @@ std::string FormatAlertLine(const AlertEvent& a) {
 }
 
 std::string AlertJson(const AlertEvent& a) {
-  return absl::StrCat(
-      "{\"id\":\"", JsonEscape(a.id), "\",\"kind\":\"", AlertKindName(a.kind), "\",\"race_id\":\"",
-      JsonEscape(a.race_id), "\",\"candidate_id\":\"", JsonEscape(a.candidate_id),
-      "\",\"candidate_name\":\"", JsonEscape(a.candidate_name),
-      "\",\"threshold_bp\":", a.threshold_bp, ",\"share_bp\":", a.share_bp, ",\"votes\":", a.votes,
-      ",\"total_votes\":", a.total_votes, ",\"precincts_reporting\":", a.precincts_reporting,
-      ",\"precincts_total\":", a.precincts_total, ",\"event_time_ms\":", a.event_time_ms,
-      ",\"produce_time_ms\":", a.produce_time_ms, ",\"detect_time_ms\":", a.detect_time_ms,
-      ",\"source\":\"", JsonEscape(a.source_topic), "/", a.source_partition, "/", a.source_offset,
-      "\",\"previous_candidate_id\":\"", JsonEscape(a.previous_candidate_id), "\",\"message\":\"",
-      JsonEscape(a.message), "\"}");
+  JsonWriter w;
+  w.BeginObject().Key("id").String(a.id).Key("kind").String(AlertKindName(a.kind));
+  w.Key("race_id").String(a.race_id).Key("candidate_id").String(a.candidate_id);
+  w.Key("candidate_name").String(a.candidate_name);
+  w.Key("threshold_bp").Int(a.threshold_bp).Key("share_bp").Int(a.share_bp);
+  w.Key("votes").Int(a.votes).Key("total_votes").Int(a.total_votes);
+  w.Key("precincts_reporting").Int(a.precincts_reporting);
+  w.Key("precincts_total").Int(a.precincts_total).Key("event_time_ms").Int(a.event_time_ms);
+  w.Key("produce_time_ms").Int(a.produce_time_ms).Key("detect_time_ms").Int(a.detect_time_ms);
+  w.Key("source").String(
+      absl::StrCat(a.source_topic, "/", a.source_partition, "/", a.source_offset));
+  w.Key("previous_candidate_id").String(a.previous_candidate_id);
+  w.Key("message").String(a.message).EndObject();
+  return std::move(w).Finish();
 }
 
 }  // namespace tallywire

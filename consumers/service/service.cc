@@ -8,6 +8,7 @@
 #include "consumers/service/social.h"
 #include "consumers/service/worker.h"
 #include "consumers/state/definitions.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 
@@ -150,36 +151,40 @@ const MentionCatalog& AggregatorService::mention_catalog() const { return catalo
 
 std::string RaceSnapshotJson(const RaceSnapshot& s) {
   const RaceModel& m = *s.model;
+  JsonWriter w;
   auto candidates = [&](const std::vector<int64_t>& votes) {
     int64_t total = 0;
     for (int64_t v : votes) total += v;
-    std::string out = "[";
+    w.BeginArray();
     for (size_t c = 0; c < votes.size(); ++c) {
-      absl::StrAppend(&out, c ? "," : "", "{\"id\":\"", JsonEscape(m.candidates[c].id),
-                      "\",\"name\":\"", JsonEscape(m.candidates[c].name), "\",\"party\":\"",
-                      JsonEscape(m.candidates[c].party), "\",\"votes\":", votes[c], ",\"share\":",
-                      absl::StrFormat("%.4f", total > 0 ? 100.0 * votes[c] / total : 0.0), "}");
+      w.BeginObject().Key("id").String(m.candidates[c].id).Key("name").String(m.candidates[c].name);
+      w.Key("party").String(m.candidates[c].party).Key("votes").Int(votes[c]);
+      w.Key("share").Double(total > 0 ? 100.0 * votes[c] / total : 0.0, 4).EndObject();
     }
-    return out + "]";
+    w.EndArray();
   };
-  std::string out = absl::StrCat(
-      "{\"race_id\":\"", JsonEscape(m.race_id), "\",\"name\":\"", JsonEscape(m.name),
-      "\",\"majority_threshold\":", absl::StrFormat("%.2f", m.majority_threshold_bp / 100.0),
-      ",\"ballots_cast\":", s.ballots_cast, ",\"total_votes\":", s.total_votes,
-      ",\"registered_voters\":", s.registered_voters,
-      ",\"uncounted_registered\":", s.uncounted_registered,
-      ",\"precincts_reporting\":", s.precincts_reporting,
-      ",\"precincts_total\":", s.precincts_total, ",\"reports_applied\":", s.applied,
-      ",\"last_event_time_ms\":", s.last_event_time_ms, ",\"candidates\":", candidates(s.votes),
-      ",\"window\":{\"votes_added\":", candidates(s.window_votes), "},\"counties\":[");
-  for (size_t j = 0; j < s.counties.size(); ++j) {
-    const CountySnapshot& c = s.counties[j];
-    absl::StrAppend(
-        &out, j ? "," : "", "{\"name\":\"", JsonEscape(c.name),
-        "\",\"ballots_cast\":", c.ballots_cast, ",\"precincts_reporting\":", c.precincts_reporting,
-        ",\"precincts_total\":", c.precincts_total, ",\"candidates\":", candidates(c.votes), "}");
+  w.BeginObject().Key("race_id").String(m.race_id).Key("name").String(m.name);
+  w.Key("majority_threshold").Double(m.majority_threshold_bp / 100.0, 2);
+  w.Key("ballots_cast").Int(s.ballots_cast).Key("total_votes").Int(s.total_votes);
+  w.Key("registered_voters").Int(s.registered_voters);
+  w.Key("uncounted_registered").Int(s.uncounted_registered);
+  w.Key("precincts_reporting").Int(s.precincts_reporting);
+  w.Key("precincts_total").Int(s.precincts_total).Key("reports_applied").Int(s.applied);
+  w.Key("last_event_time_ms").Int(s.last_event_time_ms);
+  w.Key("candidates");
+  candidates(s.votes);
+  w.Key("window").BeginObject().Key("votes_added");
+  candidates(s.window_votes);
+  w.EndObject().Key("counties").BeginArray();
+  for (const CountySnapshot& c : s.counties) {
+    w.BeginObject().Key("name").String(c.name).Key("ballots_cast").Int(c.ballots_cast);
+    w.Key("precincts_reporting").Int(c.precincts_reporting);
+    w.Key("precincts_total").Int(c.precincts_total).Key("candidates");
+    candidates(c.votes);
+    w.EndObject();
   }
-  return out + "]}";
+  w.EndArray().EndObject();
+  return std::move(w).Finish();
 }
 
 HttpResponse AggregatorService::Serve(absl::string_view path) const {

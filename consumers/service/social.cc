@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/clock.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 
@@ -101,6 +102,7 @@ std::string MentionsJson(const MentionsView& view, const MentionCatalog& catalog
   } else {
     slots = catalog.SlotsOf(race_id);
   }
+  JsonWriter w;
   auto mentions = [&](const std::vector<int64_t>& counts) {
     std::vector<std::pair<int64_t, int32_t>> order;
     for (int32_t s : slots) {
@@ -108,35 +110,40 @@ std::string MentionsJson(const MentionsView& view, const MentionCatalog& catalog
     }
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
-    std::string out = "[";
-    for (size_t i = 0; i < order.size(); ++i) {
-      const MentionSlot& m = catalog.slots()[order[i].second];
-      absl::StrAppend(&out, i ? "," : "", "{\"race_id\":\"", JsonEscape(m.race_id),
-                      "\",\"candidate_id\":\"", JsonEscape(m.candidate_id), "\",\"name\":\"",
-                      JsonEscape(m.candidate_name), "\",\"mentions\":", order[i].first, "}");
+    w.BeginArray();
+    for (const auto& [count, slot] : order) {
+      const MentionSlot& m = catalog.slots()[slot];
+      w.BeginObject().Key("race_id").String(m.race_id).Key("candidate_id").String(m.candidate_id);
+      w.Key("name").String(m.candidate_name).Key("mentions").Int(count).EndObject();
     }
-    return out + "]";
+    w.EndArray();
   };
-  std::string out = absl::StrCat(
-      "{\"race_id\":", race_id.empty() ? "null" : absl::StrCat("\"", JsonEscape(race_id), "\""),
-      ",\"max_event_time_ms\":", view.max_event_ms, ",\"watermark_ms\":", view.watermark_ms,
-      ",\"posts\":", view.posts, ",\"late\":", view.late, ",\"duplicates\":", view.duplicates,
-      ",\"mentions\":", mentions(view.mentions), ",\"windows\":[");
-  for (size_t j = 0; j < view.windows.size(); ++j) {
-    const WindowCounts& w = view.windows[j];
-    absl::StrAppend(&out, j ? "," : "", "{\"span_s\":", w.span_ms / 1000, ",\"posts\":", w.posts,
-                    ",\"posts_per_minute\":",
-                    absl::StrFormat("%.1f", w.span_ms > 0 ? w.posts * 60000.0 / w.span_ms : 0.0),
-                    ",\"mentions\":", mentions(w.mentions),
-                    ",\"hashtags\":{\"error_bound\":", w.hashtags.floor, ",\"top\":[");
-    for (size_t k = 0; k < w.hashtags.items.size(); ++k) {
-      const TopKItem& t = w.hashtags.items[k];
-      absl::StrAppend(&out, k ? "," : "", "{\"tag\":\"", JsonEscape(t.item),
-                      "\",\"count\":", t.upper, ",\"at_least\":", t.lower, "}");
-    }
-    absl::StrAppend(&out, "]}}");
+  w.BeginObject().Key("race_id");
+  if (race_id.empty()) {
+    w.Null();
+  } else {
+    w.String(race_id);
   }
-  return out + "]}";
+  w.Key("max_event_time_ms").Int(view.max_event_ms).Key("watermark_ms").Int(view.watermark_ms);
+  w.Key("posts").Int(view.posts).Key("late").Int(view.late).Key("duplicates").Int(view.duplicates);
+  w.Key("mentions");
+  mentions(view.mentions);
+  w.Key("windows").BeginArray();
+  for (const WindowCounts& win : view.windows) {
+    w.BeginObject().Key("span_s").Int(win.span_ms / 1000).Key("posts").Int(win.posts);
+    w.Key("posts_per_minute").Double(win.span_ms > 0 ? win.posts * 60000.0 / win.span_ms : 0.0, 1);
+    w.Key("mentions");
+    mentions(win.mentions);
+    w.Key("hashtags").BeginObject().Key("error_bound").Int(win.hashtags.floor);
+    w.Key("top").BeginArray();
+    for (const TopKItem& t : win.hashtags.items) {
+      w.BeginObject().Key("tag").String(t.item).Key("count").Int(t.upper);
+      w.Key("at_least").Int(t.lower).EndObject();
+    }
+    w.EndArray().EndObject().EndObject();
+  }
+  w.EndArray().EndObject();
+  return std::move(w).Finish();
 }
 
 }  // namespace tallywire

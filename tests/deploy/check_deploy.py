@@ -42,6 +42,11 @@ container = pod["spec"]["containers"][0]
 check(container["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe on /healthz")
 check(container["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe on /readyz")
 check(pod["metadata"]["annotations"]["prometheus.io/path"] == "/metrics", "prometheus scrape annotations")
+http = container["args"][container["args"].index("--http") + 1]
+env = {e["name"]: e for e in container.get("env", [])}
+check(http == "$(POD_IP):8080" and
+      env.get("POD_IP", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "status.podIP",
+      f"k8s: --http on the pod IP from the downward API, not a wildcard (got {http})")
 compose = load_all(f"{src}/deploy/docker/docker-compose.yml")[0]
 check(set(compose["services"]) == {"kafka", "topics", "aggregate", "alerts"}, "compose services")
 check(compose["services"]["kafka"]["image"].startswith("apache/kafka:3.9"), "compose uses apache/kafka 3.9")

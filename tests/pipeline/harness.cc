@@ -153,7 +153,9 @@ HttpReply HttpGet(int port, const std::string& path) {
     close(fd);
     return reply;
   }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  // Reads to the end, so it asks the server to close (HTTP/1.1 keeps alive).
+  const std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
     close(fd);
     return reply;
