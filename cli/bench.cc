@@ -45,6 +45,9 @@ int RunBench(const std::vector<std::string>& argv) {
        {"peer-command", "PATH",
         "the peer's run script (default: bench/peers/kafka-streams/run of the source "
         "tree this binary was built from)"},
+       {"processing", "MODE",
+        "tallywire's guarantee: exactly-once (default; transactions, real broker only) or "
+        "at-least-once"},
        {"json", "", "print the report as JSON"},
        {"verbose", "", "keep the services' logs"}}};
   int code = 0;
@@ -96,6 +99,12 @@ int RunBench(const std::vector<std::string>& argv) {
   }
   o.partitions = static_cast<int>(partitions);
   o.threads = static_cast<int>(threads);
+  if (const std::string mode = args->Get("processing", "exactly-once"); mode == "at-least-once") {
+    o.processing = Processing::kAtLeastOnce;
+  } else if (mode != "exactly-once") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--processing: expected exactly-once or at-least-once, got ", mode)));
+  }
   o.shape.races = static_cast<int>(races);
   o.shape.precincts = static_cast<int>(precincts);
   o.shape.candidates = static_cast<int>(candidates);

@@ -317,6 +317,7 @@ absl::StatusOr<EndToEndResult> RunTallywire(const EndToEndOptions& o, const kafk
   sopts.group_id = "tallywire-" + topics.tallies;
   sopts.social.enabled = in.posts > 0;  // a tallies-only input: as raw and the peer
   sopts.embedded_broker = o.kafka.Get("bootstrap.servers").empty();
+  sopts.processing = o.processing;
   TW_ASSIGN_OR_RETURN(auto svc, AggregatorService::Start(sopts));
   const ServiceProbe& probe = svc->probe();
   const auto consumed = [&] {

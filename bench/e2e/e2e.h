@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "consumers/service/service.h"
 #include "core/kafka/config.h"
 #include "producers/tally/synthetic_night.h"
 
@@ -32,7 +33,8 @@ struct EventMix {
 struct EndToEndOptions {
   kafka::KafkaConfig kafka;  // bootstrap.servers empty: embedded broker
   int partitions = 4;
-  int threads = 2;           // consumer threads (group members), both modes
+  int threads = 2;                                   // consumer threads (group members), both modes
+  Processing processing = Processing::kExactlyOnce;  // tallywire's guarantee
   int64_t events = 200'000;  // timed events per mode, tallies and posts together
   EventMix mix;
   double rate = 0;  // offered events/s; 0: flat out
