@@ -17,11 +17,12 @@
 namespace tallywire {
 namespace {
 
-// Delivery tokens: bit 63 marks a dead letter, bits 44..62 the progress key
-// (partition, and kPostsKey for the posts topic), bits 0..43 the offset of
-// the event the message came from.
+// Delivery tokens: bit 63 marks a dead letter, bit 62 an alert, bits 43..61
+// the progress key (partition, kPostsKey / kRepartitionKey for the topic),
+// bits 0..42 the offset of the event the message came from.
 constexpr uint64_t kDeadLetterBit = uint64_t{1} << 63;
-constexpr int kPartitionShift = 44;
+constexpr uint64_t kAlertBit = uint64_t{1} << 62;
+constexpr int kPartitionShift = 43;
 constexpr uint64_t kOffsetMask = (uint64_t{1} << kPartitionShift) - 1;
 constexpr int32_t kPostsKey = int32_t{1} << 18;
 constexpr int32_t kRepartitionKey = int32_t{1} << 17;
@@ -30,8 +31,8 @@ constexpr int32_t kPartitionOf = kRepartitionKey - 1;
 // readers trail the writer (a few hundred microseconds at full speed).
 constexpr int kMaxBatch = 256;
 
-uint64_t Token(int32_t partition, int64_t offset, bool dead_letter) {
-  return (dead_letter ? kDeadLetterBit : 0) |
+uint64_t Token(int32_t partition, int64_t offset, bool dead_letter, bool alert = false) {
+  return (dead_letter ? kDeadLetterBit : 0) | (alert ? kAlertBit : 0) |
          (static_cast<uint64_t>(partition) << kPartitionShift) |
          (static_cast<uint64_t>(offset) & kOffsetMask);
 }
@@ -467,7 +468,7 @@ void Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_messa
     absl::Status st = Produce({.topic = options_.topics.alerts,
                                .key = a.race_id,
                                .value = bytes,
-                               .token = Token(current_key_, m.offset, false)});
+                               .token = Token(current_key_, m.offset, false, true)});
     if (!st.ok()) {
       // Exactly-once: the transaction aborts and the batch is done again.
       // At-least-once: counted and logged; the tally stays applied.
@@ -522,9 +523,12 @@ void Worker::TrackPending(int32_t key, int64_t offset, int64_t origin_us) {
 
 void Worker::OnDelivery(const kafka::Delivery& d) {
   const bool dead_letter = d.token & kDeadLetterBit;
-  const auto key = static_cast<int32_t>((d.token & ~kDeadLetterBit) >> kPartitionShift);
+  const bool alert = d.token & kAlertBit;
+  const auto key =
+      static_cast<int32_t>((d.token & ~(kDeadLetterBit | kAlertBit)) >> kPartitionShift);
   const auto offset = static_cast<int64_t>(d.token & kOffsetMask);
   if (d.error) {
+    if (alert) probe_->on_alert_failed();
     if (dead_letter) {
       probe_->on_dead_letter_undeliverable();
     } else if (exactly_once_) {
@@ -819,9 +823,16 @@ absl::Status Worker::CommitTransaction() {
   absl::Status st = TxnError(error, "commit transaction");
   commit_failing_.store(true, std::memory_order_release);
   if (fatal) return absl::FailedPreconditionError(st.message());
-  if (absl::Status ab = TxnError(rd_kafka_abort_transaction(rk, 30000), "abort transaction");
-      !ab.ok()) {
-    return absl::FailedPreconditionError(ab.message());
+  // An abort waits for the batch's outstanding messages; one that times out
+  // says "retry call to resume", which is what it means.
+  for (int attempt = 1;; ++attempt) {
+    rd_kafka_error_t* ab = rd_kafka_abort_transaction(rk, 30000);
+    if (ab == nullptr) break;
+    const bool retry = rd_kafka_error_is_retriable(ab) && attempt < 3 &&
+                       !(stop_ != nullptr && stop_->load(std::memory_order_acquire));
+    absl::Status st_ab = TxnError(ab, "abort transaction");
+    if (!retry) return absl::FailedPreconditionError(st_ab.message());
+    Log(LogLevel::kWarn, "transaction_abort_retry", {{"error", std::string(st_ab.message())}});
   }
   in_transaction_ = false;
   produce_failed_ = false;

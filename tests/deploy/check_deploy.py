@@ -93,9 +93,13 @@ for i, (where, args) in enumerate(arg_sets.items()):
     if not brokers:
         continue
     # Start it for real against the test broker: only the bootstrap differs.
+    # stderr to a file, not a pipe nobody reads until the end: a busy broker
+    # (a thousand races defined) logs more than a pipe holds, and the
+    # service would block on its log instead of stopping.
+    errfile = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen([binary] + local + ["-X", f"bootstrap.servers={brokers}",
                                                 "--group", f"deploy-check-{os.getpid()}-{i}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=errfile, text=True)
     healthy = False
     for _ in range(100):
         try:
@@ -110,7 +114,8 @@ for i, (where, args) in enumerate(arg_sets.items()):
     except subprocess.TimeoutExpired:
         proc.kill()
         code = -9
-    err = proc.stderr.read()
+    errfile.seek(0)
+    err = errfile.read()
     check(healthy, f"{where}: service up, /healthz 200")
     check(code == 0, f"{where}: SIGTERM exits 0 (got {code}) {err[-300:] if code else ''}")
 
