@@ -476,7 +476,11 @@ void Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_messa
       Log(LogLevel::kError, "alert_failed", {{"id", a.id}, {"error", std::string(st.message())}});
       continue;
     }
-    if (!exactly_once_) TrackPending(current_key_, m.offset, origin_us_);
+    if (exactly_once_) {
+      txn_alert_origins_us_.push_back(origin_us_);  // visible when the transaction commits
+    } else {
+      TrackPending(current_key_, m.offset, origin_us_);
+    }
     probe_->on_alert(static_cast<int>(a.kind));
     Log(LogLevel::kInfo, "alert", {{"id", a.id}, {"message", a.message}});
   }
@@ -516,6 +520,7 @@ void Worker::TrackPending(int32_t key, int64_t offset, int64_t origin_us) {
   std::deque<Pending>& q = progress_[key].pending;
   if (!q.empty() && q.back().offset == offset) {
     ++q.back().remaining;
+    q.back().origin_us = std::max(q.back().origin_us, origin_us);
   } else {
     q.push_back({offset, 1, origin_us});
   }
@@ -549,7 +554,7 @@ void Worker::OnDelivery(const kafka::Delivery& d) {
   for (Pending& p : prog.pending) {
     if (p.offset != offset) continue;
     --p.remaining;
-    if (!dead_letter && !d.error && p.origin_us > 0) {
+    if (alert && !d.error && p.origin_us > 0) {
       probe_->on_alert_delivered(NowUnixUs() - p.origin_us);
     }
     break;
@@ -816,6 +821,11 @@ absl::Status Worker::CommitTransaction() {
       }
     }
     probe_->on_transaction(true);
+    const int64_t now_us = NowUnixUs();
+    for (int64_t origin : txn_alert_origins_us_) {
+      if (origin > 0) probe_->on_alert_delivered(now_us - origin);
+    }
+    txn_alert_origins_us_.clear();
     commit_failing_.store(false, std::memory_order_release);
     return absl::OkStatus();
   }
@@ -836,6 +846,7 @@ absl::Status Worker::CommitTransaction() {
   }
   in_transaction_ = false;
   produce_failed_ = false;
+  txn_alert_origins_us_.clear();
   probe_->on_transaction(false);
   Log(LogLevel::kWarn, "transaction_aborted",
       {{"worker", absl::StrCat(index_)}, {"error", std::string(st.message())}});

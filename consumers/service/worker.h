@@ -119,6 +119,9 @@ class Worker {
   bool exactly_once_ = false;
   bool in_transaction_ = false;
   bool produce_failed_ = false;  // exactly-once: abort the open transaction
+  // Exactly-once: produce times of the open transaction's alerts; a reader
+  // sees them at its commit, which is when produce->alert is measured.
+  std::vector<int64_t> txn_alert_origins_us_;
   const std::atomic<bool>* stop_ = nullptr;
   absl::flat_hash_map<std::string, OwnedRace> races_;
   absl::flat_hash_map<int32_t, PartitionProgress> progress_;  // by KeyOf

@@ -118,7 +118,7 @@ void DefinitionTable::CheckSync() {
   if (check_at_ns_ == 0) {
     bool wanted;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       wanted = waiters_ > 0;
     }
     if (!wanted && now_ns - last_sync_ns_ < 1'000'000'000) return;
@@ -132,8 +132,11 @@ void DefinitionTable::CheckSync() {
     rd_kafka_get_watermark_offsets(consumer_->handle(), topic_.c_str(), p, &lo, &hi);
     if (hi < 0 || read_to_[p] < hi) return;  // not there yet: look again next turn
   }
-  absl::MutexLock lock(&mu_);
-  synced_as_of_ms_ = std::max(synced_as_of_ms_, candidate_ms_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    synced_as_of_ms_ = std::max(synced_as_of_ms_, candidate_ms_);
+  }
+  synced_.notify_all();
   check_at_ns_ = 0;
   last_sync_ns_ = now_ns;
 }
@@ -169,7 +172,7 @@ absl::Status DefinitionTable::Merge(const RaceDefinitionEvent& e, absl::string_v
   RaceDefinitionEvent merged;
   MergeResult r;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = races_.find(e.race_id);
     absl::StatusOr<MergeResult> res =
         MergeDefinition(it == races_.end() ? nullptr : &it->second.def, e);
@@ -200,13 +203,13 @@ absl::Status DefinitionTable::Merge(const RaceDefinitionEvent& e, absl::string_v
 }
 
 std::shared_ptr<const RaceModel> DefinitionTable::Find(absl::string_view race_id) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = races_.find(race_id);
   return it == races_.end() ? nullptr : it->second.model;
 }
 
 std::vector<std::shared_ptr<const RaceModel>> DefinitionTable::All() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::shared_ptr<const RaceModel>> out;
   out.reserve(races_.size());
   for (const auto& [id, e] : races_) out.push_back(e.model);
@@ -214,7 +217,7 @@ std::vector<std::shared_ptr<const RaceModel>> DefinitionTable::All() const {
 }
 
 size_t DefinitionTable::size() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return races_.size();
 }
 
@@ -222,19 +225,13 @@ bool DefinitionTable::AwaitSynced(int64_t as_of_ms, absl::Duration timeout,
                                   const std::atomic<bool>* stop) const {
   as_of_ms = std::min(as_of_ms, NowUnixMs());
   const absl::Time deadline = absl::Now() + timeout;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   ++waiters_;
-  struct Want {
-    const int64_t* synced;
-    int64_t as_of;
-  } want{&synced_as_of_ms_, as_of_ms};
-  const absl::Condition ready(
-      +[](Want* w) { return *w->synced >= w->as_of; }, &want);
   bool synced = false;
   // In slices, to see *stop: setting it wakes nobody.
   while (!(synced = synced_as_of_ms_ >= as_of_ms) && absl::Now() < deadline &&
          (stop == nullptr || !stop->load(std::memory_order_acquire))) {
-    mu_.AwaitWithTimeout(ready, absl::Milliseconds(50));
+    synced_.wait_for(lock, std::chrono::milliseconds(50));
   }
   --waiters_;
   return synced;

@@ -32,14 +32,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "consumers/tally/race.h"
 #include "core/codec.h"
@@ -105,10 +106,13 @@ class DefinitionTable {
   int64_t check_at_ns_ = 0;       // judged from then on (0: none)
   int64_t last_sync_ns_ = 0;
 
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Entry> races_ ABSL_GUARDED_BY(mu_);
-  int64_t synced_as_of_ms_ ABSL_GUARDED_BY(mu_) = 0;
-  mutable int waiters_ ABSL_GUARDED_BY(mu_) = 0;
+  // std::mutex, not absl::Mutex: Debian's Abseil is not built for
+  // ThreadSanitizer, whose pthread interceptors see std::mutex.
+  mutable std::mutex mu_;  // guards the three below
+  mutable std::condition_variable synced_;
+  absl::flat_hash_map<std::string, Entry> races_;
+  int64_t synced_as_of_ms_ = 0;
+  mutable int waiters_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> conflicts_{0};
 };
