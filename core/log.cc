@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/utf8.h"
 #include "core/json_writer.h"
+#include "core/utf8.h"
 
 namespace tallywire {
 namespace {
