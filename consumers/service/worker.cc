@@ -31,7 +31,7 @@ constexpr int32_t kPartitionOf = kRepartitionKey - 1;
 // readers trail the writer (a few hundred microseconds at full speed).
 constexpr int kMaxBatch = 256;
 
-uint64_t Token(int32_t partition, int64_t offset, bool dead_letter, bool alert = false) {
+uint64_t Token(int32_t partition, int64_t offset, bool dead_letter, bool alert) {
   return (dead_letter ? kDeadLetterBit : 0) | (alert ? kAlertBit : 0) |
          (static_cast<uint64_t>(partition) << kPartitionShift) |
          (static_cast<uint64_t>(offset) & kOffsetMask);
@@ -354,7 +354,7 @@ absl::Status Worker::OnTally(const rd_kafka_message_t& m, absl::Span<const uint8
   owned->detector->Detect(*d.race, trigger, &alerts_);
   probe_->on_applied(SourceTopic::kTallies, MonotonicNs() - t0);
   if (alerts_.empty()) return absl::OkStatus();
-  Publish(alerts_, m);
+  Publish(alerts_);
   (void)WriteChangelog(m.partition, DetectorKey(race_id), owned->detector->SaveState());
   return absl::OkStatus();
 }
@@ -364,13 +364,12 @@ absl::Status Worker::Forward(const rd_kafka_message_t& m, int32_t home) {
   if (absl::string_view sent = kafka::HeaderValue(m, kSentAtHeader); !sent.empty()) {
     headers.emplace_back(kSentAtHeader, std::string(sent));
   }
-  TW_RETURN_IF_ERROR(Produce({.topic = options_.topics.repartition,
-                              .partition = home,
-                              .key = kafka::Key(m),
-                              .value = kafka::Payload(m),
-                              .headers = std::move(headers),
-                              .token = Token(current_key_, m.offset, false)}));
-  if (!exactly_once_) TrackPending(current_key_, m.offset, -1);
+  TW_RETURN_IF_ERROR(ProduceOutput({.topic = options_.topics.repartition,
+                                    .partition = home,
+                                    .key = kafka::Key(m),
+                                    .value = kafka::Payload(m),
+                                    .headers = std::move(headers)},
+                                   Output::kState));
   probe_->on_forwarded();
   return absl::OkStatus();
 }
@@ -430,17 +429,14 @@ void Worker::AdoptDefinitions(bool force) {
 }
 
 absl::Status Worker::WriteChangelog(int32_t partition, std::string key, absl::string_view value) {
-  absl::Status st = Produce({.topic = options_.topics.changelog,
-                             .partition = partition,
-                             .key = key,
-                             .value = value,
-                             .token = Token(current_key_, current_offset_, false)});
+  absl::Status st = ProduceOutput(
+      {.topic = options_.topics.changelog, .partition = partition, .key = key, .value = value},
+      Output::kState);
   if (!st.ok()) {
     Log(LogLevel::kError, "changelog_failed",
         {{"partition", absl::StrCat(partition)}, {"error", std::string(st.message())}});
     return st;
   }
-  if (!exactly_once_) TrackPending(current_key_, current_offset_, -1);
   probe_->on_changelog();
   return absl::OkStatus();
 }
@@ -454,21 +450,16 @@ absl::Status Worker::OnRaceDefinition(const rd_kafka_message_t& m,
   const RaceDefinitionEvent e = ToValue(**def);
   TW_RETURN_IF_ERROR(
       definitions_->Merge(e, absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset)));
-  TW_RETURN_IF_ERROR(Produce({.topic = options_.topics.races,
-                              .key = e.race_id,
-                              .value = kafka::Payload(m),
-                              .token = Token(current_key_, m.offset, false)}));
-  if (!exactly_once_) TrackPending(current_key_, m.offset, -1);
-  return absl::OkStatus();
+  return ProduceOutput(
+      {.topic = options_.topics.races, .key = e.race_id, .value = kafka::Payload(m)},
+      Output::kState);
 }
 
-void Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m) {
+void Worker::Publish(const std::vector<AlertEvent>& alerts) {
   for (const AlertEvent& a : alerts) {
     const std::string bytes = EncodeAlert(a);
-    absl::Status st = Produce({.topic = options_.topics.alerts,
-                               .key = a.race_id,
-                               .value = bytes,
-                               .token = Token(current_key_, m.offset, false, true)});
+    absl::Status st = ProduceOutput(
+        {.topic = options_.topics.alerts, .key = a.race_id, .value = bytes}, Output::kAlert);
     if (!st.ok()) {
       // Exactly-once: the transaction aborts and the batch is done again.
       // At-least-once: counted and logged; the tally stays applied.
@@ -476,19 +467,28 @@ void Worker::Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_messa
       Log(LogLevel::kError, "alert_failed", {{"id", a.id}, {"error", std::string(st.message())}});
       continue;
     }
-    if (exactly_once_) {
-      txn_alert_origins_us_.push_back(origin_us_);  // visible when the transaction commits
-    } else {
-      TrackPending(current_key_, m.offset, origin_us_);
-    }
     probe_->on_alert(static_cast<int>(a.kind));
     Log(LogLevel::kInfo, "alert", {{"id", a.id}, {"message", a.message}});
   }
 }
 
-absl::Status Worker::Produce(const kafka::OutgoingMessage& msg) {
+absl::Status Worker::ProduceOutput(kafka::OutgoingMessage msg, Output kind) {
+  msg.token =
+      Token(current_key_, current_offset_, kind == Output::kDeadLetter, kind == Output::kAlert);
   absl::Status st = producer_->Produce(msg);
-  if (!st.ok() && exactly_once_) produce_failed_ = true;
+  if (!st.ok()) {
+    // Exactly-once: the batch is incomplete, so its transaction must abort.
+    // A dead letter is the exception: it never holds the input back.
+    if (exactly_once_ && kind != Output::kDeadLetter) produce_failed_ = true;
+    return st;
+  }
+  if (exactly_once_) {
+    // An alert is visible to read_committed readers when the transaction
+    // commits: produce->alert is measured then.
+    if (kind == Output::kAlert) txn_alert_origins_us_.push_back(origin_us_);
+  } else {
+    TrackPending(current_key_, current_offset_, kind == Output::kAlert ? origin_us_ : -1);
+  }
   return st;
 }
 
@@ -498,22 +498,20 @@ void Worker::DeadLetter(const rd_kafka_message_t& m, const absl::Status& why) {
   const std::string source = absl::StrCat(kafka::TopicName(m), "/", m.partition, "/", m.offset);
   Log(LogLevel::kWarn, "dead_letter",
       {{"source", source}, {"reason", reason}, {"error", std::string(why.message())}});
-  absl::Status st = producer_->Produce({.topic = options_.topics.dlq,
-                                        .key = kafka::Key(m),
-                                        .value = kafka::Payload(m),
-                                        .headers = {{"tallywire.reason", reason},
-                                                    {"tallywire.error", std::string(why.message())},
-                                                    {"tallywire.source", source}},
-                                        .token = Token(current_key_, m.offset, true)});
+  absl::Status st = ProduceOutput({.topic = options_.topics.dlq,
+                                   .key = kafka::Key(m),
+                                   .value = kafka::Payload(m),
+                                   .headers = {{"tallywire.reason", reason},
+                                               {"tallywire.error", std::string(why.message())},
+                                               {"tallywire.source", source}}},
+                                  Output::kDeadLetter);
   if (!st.ok()) {
     // Not retried and never holding commits back: the record stays in its
     // topic, named here.
     probe_->on_dead_letter_undeliverable();
     Log(LogLevel::kError, "dead_letter_failed",
         {{"source", source}, {"error", std::string(st.message())}});
-    return;
   }
-  if (!exactly_once_) TrackPending(current_key_, m.offset, -1);
 }
 
 void Worker::TrackPending(int32_t key, int64_t offset, int64_t origin_us) {

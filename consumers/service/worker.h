@@ -96,10 +96,16 @@ class Worker {
   int32_t KeyOf(absl::string_view topic, int32_t partition) const;
   const std::string& TopicOf(int32_t key) const;
   void PublishWindows();
-  void Publish(const std::vector<AlertEvent>& alerts, const rd_kafka_message_t& m);
+  void Publish(const std::vector<AlertEvent>& alerts);
   void DeadLetter(const rd_kafka_message_t& m, const absl::Status& why);
   void OnDelivery(const kafka::Delivery& d);
-  absl::Status Produce(const kafka::OutgoingMessage& msg);
+  // What a handled message produces. Every output of the message being
+  // handled goes through ProduceOutput: its delivery token, what a failure
+  // means (kState and kAlert fail the open transaction; kDeadLetter never
+  // holds the input back) and, at-least-once, the pending delivery its
+  // offset's commit waits for.
+  enum class Output { kState, kAlert, kDeadLetter };
+  absl::Status ProduceOutput(kafka::OutgoingMessage msg, Output kind);
   void TrackPending(int32_t key, int64_t offset, int64_t origin_us);
   absl::Status CommitProgress(bool sync, const rd_kafka_topic_partition_list_t* only = nullptr);
   void OnAssign(rd_kafka_topic_partition_list_t* partitions);

@@ -216,11 +216,6 @@ std::vector<std::shared_ptr<const RaceModel>> DefinitionTable::All() const {
   return out;
 }
 
-size_t DefinitionTable::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return races_.size();
-}
-
 bool DefinitionTable::AwaitSynced(int64_t as_of_ms, absl::Duration timeout,
                                   const std::atomic<bool>* stop) const {
   as_of_ms = std::min(as_of_ms, NowUnixMs());

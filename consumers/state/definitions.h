@@ -82,7 +82,6 @@ class DefinitionTable {
   // Merges a definition that arrived elsewhere (a legacy producer's, on the
   // tallies topic) for this process at once. `source` names it in logs.
   absl::Status Merge(const RaceDefinitionEvent& e, absl::string_view source);
-  size_t size() const;
   uint64_t conflicts() const { return conflicts_.load(std::memory_order_relaxed); }
 
  private:
